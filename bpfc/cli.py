@@ -1,0 +1,147 @@
+"""The ``bpfc`` command line, tcpdump's flags with tcpdump's meanings.
+
+    bpfc [-d | -dd | -ddd] [-O] [-y LINKTYPE] [-s SNAPLEN] [-F FILE] [--netmask MASK] [expression]
+    bpfc -L
+    bpfc --assemble FILE          (read a -d/-dd/-ddd dump or bpf_asm text; check; print as -d)
+
+The expression words are joined with spaces, as tcpdump joins them. Every user error prints one
+``bpfc: error: ...`` diagnostic (with a caret under the offending words for filter errors) and
+exits with status 1; ``--debug`` shows the Python traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .errors import BpfcError
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="bpfc",
+        description="Compile pcap-filter expressions to classic BPF, as tcpdump and libpcap do.",
+        epilog="Examples:  bpfc -d 'tcp port 80'   bpfc -y LINUX_SLL2 -ddd 'ip6 and udp'",
+    )
+    p.add_argument("-d", dest="dump", action="count", default=0,
+                   help="print the program: -d readable, -dd as a C array, -ddd as decimal "
+                        "numbers (tcpdump's formats, byte for byte)")
+    p.add_argument("--asm", action="store_true",
+                   help="print the program in the label-based assembler syntax")
+    p.add_argument("-O", dest="no_optimize", action="store_true",
+                   help="do not run the optimizer")
+    p.add_argument("-y", dest="linktype", default="EN10MB", metavar="LINKTYPE",
+                   help="link type to compile for: a libpcap name (EN10MB, LINUX_SLL, "
+                        "LINUX_SLL2, RAW, IPV4, IPV6, NULL, LOOP, ...) or a DLT number; "
+                        "default EN10MB")
+    p.add_argument("-s", dest="snaplen", type=_snaplen, default=262144, metavar="SNAPLEN",
+                   help="snapshot length, the value an accepted packet returns "
+                        "(default 262144; 0 means 262144 as in tcpdump)")
+    p.add_argument("-F", dest="file", metavar="FILE",
+                   help="read the expression from FILE ('#' starts a comment); "
+                        "command-line expression words are then an error")
+    p.add_argument("--netmask", metavar="MASK",
+                   help="IPv4 netmask for 'ip broadcast' (255.255.255.0 or 24)")
+    p.add_argument("-L", "--list-linktypes", dest="list_linktypes", action="store_true",
+                   help="list the link types bpfc knows and which it compiles filters for")
+    p.add_argument("--assemble", metavar="FILE",
+                   help="read a program (tcpdump -d/-dd/-ddd output or assembler text; '-' for "
+                        "stdin), check it with the kernel's rules, and print it (-d by default)")
+    p.add_argument("--debug", action="store_true", help="show Python tracebacks on errors")
+    p.add_argument("expression", nargs="*", help="the filter expression (pcap-filter(7))")
+    return p
+
+
+def _snaplen(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid snapshot length '{text}'") from None
+    if value < 0 or value > 0xFFFFFFFF:
+        raise argparse.ArgumentTypeError(f"invalid snapshot length '{text}'")
+    return value or 262144
+
+
+def _read_expression(args: argparse.Namespace) -> str:
+    if args.file is None:
+        return " ".join(args.expression)
+    if args.expression:
+        raise BpfcError("give the expression either with -F or on the command line, not both")
+    try:
+        with open(args.file, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise BpfcError(f"cannot read filter file '{args.file}': {e.strerror}") from None
+    lines = [line.split("#", 1)[0] for line in text.splitlines()]
+    return " ".join(" ".join(lines).split())
+
+
+def _list_linktypes() -> str:
+    from .linktypes import DLT_NAMES, SUPPORTED
+
+    rows = ["Link types (* = bpfc compiles filters for it):"]
+    for number in sorted(DLT_NAMES):
+        name, description = DLT_NAMES[number]
+        mark = "*" if number in SUPPORTED else " "
+        rows.append(f"  {mark} {name:<26} {number:>4}  {description}")
+    return "\n".join(rows) + "\n"
+
+
+def _print_program(program: object, args: argparse.Namespace) -> None:
+    from .program import Program
+
+    assert isinstance(program, Program)
+    if args.asm:
+        sys.stdout.write(program.dump("asm"))
+    else:
+        sys.stdout.write(program.dump({0: "d", 1: "d", 2: "dd"}.get(args.dump, "ddd")))
+
+
+def run(argv: Sequence[str]) -> int:
+    args = _parser().parse_args(list(argv))
+    try:
+        if args.list_linktypes:
+            sys.stdout.write(_list_linktypes())
+            return EXIT_OK
+        if args.assemble is not None:
+            from .program import Program
+
+            source = sys.stdin.read() if args.assemble == "-" else _read_text(args.assemble)
+            looks_like_dump = source.lstrip()[:1] in ("(", "{") or source.strip()[:1].isdigit()
+            program = Program.from_dump(source) if looks_like_dump else Program.from_asm(source)
+            _print_program(program, args)
+            return EXIT_OK
+        from .compiler import compile
+
+        expression = _read_expression(args)
+        if not (args.dump or args.asm):
+            raise BpfcError("nothing to do: give -d, -dd or -ddd (or --asm) to print the "
+                            "compiled program")
+        program = compile(expression, args.linktype, args.snaplen,
+                          optimize=not args.no_optimize, netmask=args.netmask)
+        _print_program(program, args)
+        return EXIT_OK
+    except BpfcError as e:
+        if args.debug:
+            raise
+        sys.stdout.flush()
+        print(e.render(), file=sys.stderr)
+        return e.exit_status
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except OSError as e:
+        raise BpfcError(f"cannot read '{path}': {e.strerror}") from None
+
+
+def main() -> None:
+    sys.exit(run(sys.argv[1:]))
