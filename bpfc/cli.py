@@ -133,6 +133,14 @@ def run(argv: Sequence[str]) -> int:
         return e.exit_status
     except BrokenPipeError:
         return EXIT_OK
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:  # an internal failure: say so plainly, traceback only on request
+        if args.debug:
+            raise
+        print(f"bpfc: internal error: {type(e).__name__}: {e} (run again with --debug for the "
+              "traceback, and please report it)", file=sys.stderr)
+        return 2
 
 
 def _read_text(path: str) -> str:
