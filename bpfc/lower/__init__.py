@@ -1,0 +1,125 @@
+"""Lowering: AST (``nodes.Expr``) → predicate over packets (``cfg.Pred``), for one link type.
+
+Stage entry point: ``lower(expr, ctx)``. It walks the expression in *source order* (left operand
+before right, whatever the connective), because libpcap's encapsulation primitives (``vlan``,
+``mpls``, ``pppoes``, ``geneve``, ``vxlan``) move the headers of everything parsed after them;
+``ctx.layout`` carries that state. Each primitive goes to the module of its protocol family:
+
+- ``link``: link-layer type tests, ``inbound``/``outbound``/``ifindex``, ``ether`` addresses;
+- ``net``: IPv4/IPv6/ARP protocols, hosts, nets, gateways, broadcast/multicast;
+- ``encap``: vlan, mpls, pppoed/pppoes, geneve, vxlan;
+- ``misc``: the non-IP protocol families (AppleTalk, DECnet, ISO, IPX, NetBEUI, STP, LLC ...);
+- ``transport``/``arith``/``protochain`` (another owner): ports, transport protocols, relations.
+"""
+
+from __future__ import annotations
+
+from typing import assert_never
+
+from .. import cfg, nodes
+from ..cfg import Pred
+from .context import Context
+
+__all__ = ["Context", "lower"]
+
+
+def lower(expr: nodes.Expr, ctx: Context) -> Pred:
+    """The predicate ``expr`` denotes on ``ctx.link`` (raises FilterSemanticError)."""
+    match expr:
+        case nodes.And(left=left, right=right):
+            first = lower(left, ctx)
+            return cfg.all_of(first, lower(right, ctx))
+        case nodes.Or(left=left, right=right):
+            first = lower(left, ctx)
+            return cfg.any_of(first, lower(right, ctx))
+        case nodes.Not(operand=operand):
+            return _negate(lower(operand, ctx))
+        case nodes.Empty():
+            return cfg.TRUE
+        case _:
+            return _primitive(expr, ctx)
+
+
+def _negate(pred: Pred) -> Pred:
+    if isinstance(pred, cfg.Always):
+        return cfg.Always(not pred.value)
+    return cfg.Not(pred)
+
+
+def _primitive(expr: nodes.Primitive, ctx: Context) -> Pred:
+    from . import encap, link, misc, net
+
+    match expr:
+        case nodes.Match():
+            return _match(expr, ctx)
+        case nodes.ProtoAbbrev(proto=proto):
+            return _proto_abbrev(proto, expr, ctx)
+        case nodes.Broadcast(proto=proto):
+            return net.broadcast(ctx, proto, expr)
+        case nodes.Multicast(proto=proto):
+            return net.multicast(ctx, proto, expr)
+        case nodes.PacketDirection():
+            return link.direction(ctx, expr)
+        case nodes.IfIndex():
+            return link.ifindex(ctx, expr)
+        case nodes.Encapsulation():
+            return encap.lower_encapsulation(ctx, expr)
+        case nodes.Llc():
+            return misc.llc(ctx, expr)
+        case nodes.LengthCheck():
+            from . import arith  # type: ignore[attr-defined]
+
+            result: Pred = arith.lower_length(ctx, expr)
+            return result
+        case nodes.ByteOp():
+            from . import arith  # type: ignore[attr-defined]
+
+            result = arith.lower_byteop(ctx, expr)
+            return result
+        case nodes.Relation():
+            from . import arith  # type: ignore[attr-defined]
+
+            result = arith.lower_relation(ctx, expr)
+            return result
+        case nodes.PfField() | nodes.Wlan() | nodes.Atm() | nodes.Mtp():
+            return link.unsupported_family(ctx, expr)
+        case _:
+            assert_never(expr)
+
+
+#: Protocol qualifiers whose ``host``/``net``/``proto`` matches this package lowers itself.
+_NET_PROTOS = frozenset({None, "link", "ether", "ip", "ip6", "arp", "rarp"})
+#: Bare protocol names handled by ``transport`` (another owner).
+TRANSPORT_ABBREVS = frozenset({
+    "tcp", "udp", "sctp", "icmp", "icmp6", "igmp", "igrp", "pim", "vrrp", "carp", "ah", "esp",
+})
+
+
+def _match(m: nodes.Match, ctx: Context) -> Pred:
+    from . import misc, net
+
+    kind = m.quals.kind
+    if kind in ("port", "portrange", "protochain"):
+        from . import transport  # type: ignore[attr-defined]
+
+        if kind == "protochain":
+            result: Pred = transport.lower_protochain(ctx, m)
+        else:
+            result = transport.lower_port(ctx, m)
+        return result
+    if kind == "proto":
+        return misc.lower_proto(ctx, m)
+    if m.quals.proto in _NET_PROTOS or kind in ("host", "net", "gateway"):
+        return net.lower_address(ctx, m)
+    return misc.lower_default(ctx, m)
+
+
+def _proto_abbrev(proto: str, node: nodes.ProtoAbbrev, ctx: Context) -> Pred:
+    from . import misc
+
+    if proto in TRANSPORT_ABBREVS:
+        from . import transport  # type: ignore[attr-defined]
+
+        result: Pred = transport.lower_proto_abbrev(ctx, proto)
+        return result
+    return misc.proto_abbrev(ctx, proto, node)
