@@ -158,6 +158,10 @@ def can_fault(value: Value) -> bool:
             return any(can_fault(c) for c in children(value))
 
 
+def test_can_fault(test: "Test") -> bool:
+    return can_fault(test.value) or can_fault(test.operand)
+
+
 # ---------------------------------------------------------------------------------------------
 # Tests and CFG nodes
 
@@ -226,8 +230,12 @@ class Builder:
             node = self._returns[k] = Return(k)
         return node
 
-    def branch(self, test: Test, if_true: Node, if_false: Node) -> Node:
-        if if_true is if_false:
+    def branch(self, test: Test, if_true: Node, if_false: Node, *, evaluated: bool = False) -> Node:
+        """The node testing ``test``. A test whose two edges agree is dropped only if dropping it
+        cannot change the verdict: its values cannot fault, or (``evaluated``) the caller knows
+        they were already computed on every path here. libpcap drops such tests regardless,
+        which is how its optimizer can accept a packet its unoptimized program rejects."""
+        if if_true is if_false and (evaluated or not test_can_fault(test)):
             return if_true
         key = (test, id(if_true), id(if_false))
         node = self._branches.get(key)
@@ -413,3 +421,101 @@ def format_graph(root: Node) -> str:
             case Assign(var=v, value=val, next=nx):
                 lines.append(f"{names[id(n)]}: v{v} = {format_value(val)}; {names[id(nx)]}")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reference semantics, for tests and --explain: what the CFG means, with no emitter involved.
+
+
+class Fault(Exception):
+    """Evaluation touched a byte beyond the capture or divided by zero: the filter returns 0."""
+
+
+def evaluate_value(value: Value, packet: bytes, wirelen: int, env: dict[int, int]) -> int:
+    match value:
+        case Const(k=k):
+            return k
+        case PacketLen():
+            return wirelen & 0xFFFFFFFF
+        case Load(offset=o, size=s):
+            start = evaluate_value(o, packet, wirelen, env)
+            if start + s > len(packet):
+                raise Fault
+            return int.from_bytes(packet[start:start + s], "big")
+        case HeaderLen(offset=o):
+            start = evaluate_value(o, packet, wirelen, env)
+            if start >= len(packet):
+                raise Fault
+            return (packet[start] & 0xF) * 4
+        case Ancillary():
+            raise Fault  # as libpcap's bpf_filter: not a packet offset
+        case Alu(op=op, a=a, b=b):
+            x = evaluate_value(a, packet, wirelen, env)
+            y = evaluate_value(b, packet, wirelen, env)
+            return _alu(op, x, y)
+        case Neg(a=a):
+            return -evaluate_value(a, packet, wirelen, env) & 0xFFFFFFFF
+        case Var(id=i):
+            return env[i]
+    raise AssertionError(value)
+
+
+def _alu(op: str, x: int, y: int) -> int:
+    match op:
+        case "+":
+            return (x + y) & 0xFFFFFFFF
+        case "-":
+            return (x - y) & 0xFFFFFFFF
+        case "*":
+            return (x * y) & 0xFFFFFFFF
+        case "/" | "%":
+            if y == 0:
+                raise Fault
+            return x // y if op == "/" else x % y
+        case "&":
+            return x & y
+        case "|":
+            return x | y
+        case "^":
+            return x ^ y
+        case "<<":
+            return (x << y) & 0xFFFFFFFF if y < 32 else 0
+        case ">>":
+            return x >> y if y < 32 else 0
+    raise AssertionError(op)
+
+
+def evaluate_test(test: Test, packet: bytes, wirelen: int, env: dict[int, int]) -> bool:
+    v = evaluate_value(test.value, packet, wirelen, env)
+    k = evaluate_value(test.operand, packet, wirelen, env)
+    match test.op:
+        case "==":
+            return v == k
+        case ">":
+            return v > k
+        case ">=":
+            return v >= k
+        case "&":
+            return bool(v & k)
+    raise AssertionError(test.op)
+
+
+def evaluate(root: Node, packet: bytes, wirelen: int | None = None) -> int:
+    """The filter's return value for ``packet`` by walking the CFG (0 on a fault)."""
+    wirelen = len(packet) if wirelen is None else wirelen
+    env: dict[int, int] = {}
+    node = root
+    try:
+        while True:
+            match node:
+                case Return(k=k):
+                    return k
+                case Branch(test=t, if_true=a, if_false=b):
+                    node = a if evaluate_test(t, packet, wirelen, env) else b
+                case Assign(var=v, value=val, next=nxt):
+                    env[v] = evaluate_value(val, packet, wirelen, env)
+                    node = nxt
+                case _:
+                    raise AssertionError(node)
+    except Fault:
+        return 0

@@ -116,6 +116,13 @@ class _Facts:
                       {t: o for t, o in self.exact.items()
                        if not (_mentions(t.value, var) or _mentions(t.operand, var))})
 
+    def evaluated(self, test: cfg.Test) -> bool:
+        """Whether ``test``'s values were computed on every path here (so cannot fault now)."""
+        def known(v: cfg.Value) -> bool:
+            return (not cfg.can_fault(v) or v in self.ranges
+                    or any(t.value == v or t.operand == v for t in self.exact))
+        return known(test.value) and known(test.operand)
+
     def meet(self, other: _Facts) -> _Facts:
         ranges = {v: r.meet(other.ranges[v]) for v, r in self.ranges.items() if v in other.ranges}
         exact = {t: o for t, o in self.exact.items() if other.exact.get(t) is o}
@@ -179,7 +186,10 @@ def thread_jumps(root: cfg.Node, builder: cfg.Builder) -> cfg.Node:
             match n:
                 case cfg.Branch(test=test):
                     t, f = succ
-                    rebuilt[id(n)] = builder.branch(test, rebuilt[id(t)], rebuilt[id(f)])
+                    facts = facts_in.get(id(n))
+                    rebuilt[id(n)] = builder.branch(
+                        test, rebuilt[id(t)], rebuilt[id(f)],
+                        evaluated=facts is not None and facts.evaluated(test))
                 case cfg.Assign(var=var, value=value):
                     rebuilt[id(n)] = builder.assign(var, value, rebuilt[id(succ[0])])
                 case _:

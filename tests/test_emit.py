@@ -1,0 +1,154 @@
+"""The emitter and the optimizer against the CFG's reference semantics (``cfg.evaluate``).
+
+Random predicates over random values are built into CFGs, emitted with and without register
+reuse, optimized, and run by the VM over random packets: every route must give the value the
+CFG itself means, and every program must pass the kernel's checker.
+"""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bpfc import cfg, emit, isa, vm
+from bpfc.optimize import optimize
+
+SNAPLEN = 262144
+
+offsets = st.integers(min_value=0, max_value=40)
+small_consts = st.sampled_from([0, 1, 2, 4, 6, 14, 17, 0x800, 0x86DD, 0xFF, 0xFFFFFFFF, 1500])
+
+
+def values(depth: int = 2) -> st.SearchStrategy[cfg.Value]:
+    leaves: st.SearchStrategy[cfg.Value] = st.one_of(
+        small_consts.map(cfg.Const),
+        st.just(cfg.PacketLen()),
+        st.builds(cfg.load, offsets, st.sampled_from([1, 2, 4])),
+        st.builds(lambda o: cfg.HeaderLen(cfg.Const(o)), offsets),
+        st.builds(lambda o, k, s: cfg.Load(cfg.add(cfg.HeaderLen(cfg.Const(o)), k), s),
+                  offsets, offsets, st.sampled_from([1, 2, 4])),
+    )
+    if depth == 0:
+        return leaves
+    sub = values(depth - 1)
+    return st.one_of(
+        leaves,
+        st.builds(cfg.Alu, st.sampled_from(list(cfg.ALU_CODES)), sub, sub),
+        st.builds(cfg.Neg, sub),
+        st.builds(lambda v, k: cfg.Load(cfg.add(v, k), 1), sub, offsets),
+    )
+
+
+tests = st.builds(cfg.Test, values(), st.sampled_from(["==", ">", ">=", "&"]),
+                  st.one_of(small_consts.map(cfg.Const), values(1)))
+
+
+def preds(depth: int = 3) -> st.SearchStrategy[cfg.Pred]:
+    if depth == 0:
+        return tests
+    sub = preds(depth - 1)
+    return st.one_of(
+        tests,
+        st.builds(cfg.And, sub, sub),
+        st.builds(cfg.Or, sub, sub),
+        st.builds(cfg.Not, sub),
+    )
+
+
+packets = st.lists(st.binary(min_size=0, max_size=64), min_size=1, max_size=6)
+
+
+def _valid_shifts(value: cfg.Value) -> bool:
+    """Constant divisions by zero are refused by the compiler before emission; keep them out."""
+    match value:
+        case cfg.Alu(op="/" | "%", b=cfg.Const(k=0)):
+            return False
+    return all(_valid_shifts(c) for c in cfg.children(value))
+
+
+def _ok(pred: cfg.Pred) -> bool:
+    match pred:
+        case cfg.Test(value=v, operand=o):
+            return _valid_shifts(v) and _valid_shifts(o)
+        case cfg.And(left=a, right=b) | cfg.Or(left=a, right=b):
+            return _ok(a) and _ok(b)
+        case cfg.Not(operand=a):
+            return _ok(a)
+    return True
+
+
+@given(preds(), packets)
+def test_emitted_programs_mean_what_the_cfg_means(pred: cfg.Pred, pkts: list[bytes]) -> None:
+    if not _ok(pred):
+        return
+    b = cfg.Builder()
+    root = cfg.build(b, pred, b.ret(SNAPLEN), b.ret(0))
+    optimized = optimize(root, b)
+    plain = emit.emit(root, reuse_registers=False)
+    reused = emit.emit(root)
+    best = emit.emit(optimized)
+    for program in (plain, reused, best):
+        isa.check(program)
+    assert len(best) <= len(plain)
+    for pkt in pkts:
+        expected = cfg.evaluate(root, pkt)
+        assert cfg.evaluate(optimized, pkt) == expected
+        assert vm.run(plain, pkt) == expected
+        assert vm.run(reused, pkt) == expected
+        assert vm.run(best, pkt) == expected
+
+
+@given(st.lists(st.tuples(st.integers(0, 60), st.integers(0, 0xFFFF)), min_size=1, max_size=12),
+       packets)
+def test_variables_survive_merging_paths(steps: list[tuple[int, int]], pkts: list[bytes]) -> None:
+    """``Let`` chains (protochain's shape): each step reads the previous variable's value."""
+    b = cfg.Builder()
+    var = b.new_var()
+    pred: cfg.Pred = cfg.Test(cfg.Load(cfg.add(var, 0), 1), ">", cfg.Const(0x40))
+    for offset, k in reversed(steps):
+        pred = cfg.Let(var, cfg.add(cfg.Alu("&", cfg.load(offset % 40, 1), cfg.Const(0x1F)), 0),
+                       cfg.Or(cfg.Test(cfg.load(offset % 40, 2), "==", cfg.Const(k)), pred))
+    root = cfg.build(b, pred, b.ret(SNAPLEN), b.ret(0))
+    program = emit.emit(optimize(root, b))
+    isa.check(program)
+    for pkt in pkts:
+        assert vm.run(program, pkt) == cfg.evaluate(root, pkt)
+
+
+def test_long_jumps_go_through_trampolines() -> None:
+    b = cfg.Builder()
+    ether = cfg.Test(cfg.load(12, 2), "==", cfg.Const(0x800))
+    hosts = [cfg.Test(cfg.load(26, 4), "==", cfg.Const(0x0A000000 + i)) for i in range(400)]
+    root = cfg.build(b, cfg.And(ether, cfg.any_of(*hosts)), b.ret(SNAPLEN), b.ret(0))
+    program = emit.emit(root)
+    isa.check(program)
+    assert any(i.code == isa.BPF_JMP | isa.BPF_JA for i in program)
+    frame = bytearray(60)
+    frame[12:14] = b"\x08\x00"
+    for i in (0, 1, 200, 399, 400):
+        frame[26:30] = (0x0A000000 + i).to_bytes(4, "big")
+        assert vm.run(program, bytes(frame)) == (SNAPLEN if i < 400 else 0)
+    frame[12:14] = b"\x86\xdd"
+    assert vm.run(program, bytes(frame)) == 0
+
+
+def test_registers_are_reused_across_blocks() -> None:
+    """After ``ldh [12]; jeq #0x800`` the false edge still has [12] in A: no second load."""
+    b = cfg.Builder()
+    et = cfg.load(12, 2)
+    pred = cfg.Or(cfg.Test(et, "==", cfg.Const(0x800)), cfg.Test(et, "==", cfg.Const(0x86DD)))
+    program = emit.emit(cfg.build(b, pred, b.ret(SNAPLEN), b.ret(0)))
+    loads = [i for i in program if i.code == isa.BPF_LD | isa.BPF_H | isa.BPF_ABS]
+    assert len(loads) == 1
+    assert len(program) == 5
+
+
+def test_threading_removes_tests_decided_on_every_path() -> None:
+    b = cfg.Builder()
+    et = cfg.load(12, 2)
+    ip = cfg.Test(et, "==", cfg.Const(0x800))
+    # ``ip and ether[12:2] > 1500``: the second test is implied by the first.
+    root = cfg.build(b, cfg.And(ip, cfg.Test(et, ">", cfg.Const(1500))), b.ret(SNAPLEN), b.ret(0))
+    optimized = optimize(root, b)
+    assert len(cfg.topological(optimized)) == 3
+    assert len(cfg.topological(root)) == 4
