@@ -141,7 +141,7 @@ ANCILLARY = {
     SKF_AD_VLAN_TAG: "vlan_tci",
     SKF_AD_VLAN_TAG_PRESENT: "vlanp",
     SKF_AD_PAY_OFFSET: "poff",
-    SKF_AD_RANDOM: "rand",
+    SKF_AD_RANDOM: "random",
     SKF_AD_VLAN_TPID: "vlan_tpid",
 }
 
