@@ -1,0 +1,1043 @@
+"""Stage 1, parsing: pcap-filter text -> ``nodes.Expr``.
+
+Input is a filter expression as tcpdump takes it; output is the AST of ``bpfc.nodes`` with a
+source ``span`` on every node. The language is libpcap's (grammar.y.in and scanner.l, libpcap
+1.10, plus ``vxlan``, ``batadv`` and ``ifindex`` from 1.11), and so is the outcome: a string that
+libpcap's parser rejects raises ``FilterSyntaxError``; the checks libpcap's grammar actions make
+(802.11 type values, ``port`` applied to an IP address, numbers over 32 bits, ...) raise
+``FilterSemanticError``. Names are not resolved here; lowering does that.
+
+Three parts, in pipeline order:
+
+* the **scanner** emulates libpcap's flex scanner rather than lark's: flex takes the longest match
+  over all rules and keywords are reserved everywhere, so ``portrange 1-1000`` is one word,
+  ``len-1`` is a name, ``123456789012`` is a MAC address and ``ip proto tcp`` is an error. A
+  context-dependent (lark "contextual") lexer would accept that last one, so the grammar declares
+  its terminals and this module produces them;
+* the **parser** is lark's LALR(1) over ``grammar/pcap-filter.lark``, built once and cached on
+  disk (keyed by a hash of the grammar and the lark version) so a process's first parse only
+  unpickles the tables;
+* the **builder** walks the parse tree with libpcap's inherited qualifiers (grammar.y's
+  ``$<blk>0.q``): a bare id after ``and``/``or``/``not`` reuses the qualifiers of the term before it,
+  a parenthesised expression passes on the qualifiers from before its ``(``, and every other kind
+  of term passes on none, so a bare id after it is an error, as in libpcap.
+
+``unparse`` prints an AST back as canonical pcap-filter text that parses to the same AST.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import replace
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Final
+
+import lark
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from lark.lexer import Lexer, LexerState, Token
+from lark.tree import Tree
+
+from bpfc import nodes
+from bpfc.errors import FilterSemanticError, FilterSyntaxError
+
+__all__ = ["KEYWORDS", "NAMED_CONSTANTS", "parse", "unparse"]
+
+# =============================================================================================
+# The scanner: libpcap's scanner.l rules, in its order.
+
+KEYWORDS: Final[dict[str, str]] = {
+    "dst": "DST", "src": "SRC",
+    "link": "LINK", "ether": "LINK", "ppp": "LINK", "slip": "LINK",
+    "fddi": "LINK", "tr": "LINK", "wlan": "LINK",
+    "arp": "ARP", "rarp": "RARP", "ip": "IP", "sctp": "SCTP", "tcp": "TCP", "udp": "UDP",
+    "icmp": "ICMP", "igmp": "IGMP", "igrp": "IGRP", "pim": "PIM", "vrrp": "VRRP", "carp": "CARP",
+    "radio": "RADIO", "ip6": "IPV6", "icmp6": "ICMPV6", "ah": "AH", "esp": "ESP",
+    "atalk": "ATALK", "aarp": "AARP", "decnet": "DECNET", "lat": "LAT", "sca": "SCA",
+    "moprc": "MOPRC", "mopdl": "MOPDL",
+    "iso": "ISO", "esis": "ESIS", "es-is": "ESIS", "isis": "ISIS", "is-is": "ISIS",
+    "l1": "L1", "l2": "L2", "iih": "IIH", "lsp": "LSP", "snp": "SNP", "csnp": "CSNP",
+    "psnp": "PSNP", "clnp": "CLNP", "stp": "STP", "ipx": "IPX", "netbeui": "NETBEUI",
+    "host": "HOST", "net": "NET", "mask": "NETMASK", "port": "PORT", "portrange": "PORTRANGE",
+    "proto": "PROTO", "protochain": "PROTOCHAIN", "gateway": "GATEWAY",
+    "type": "TYPE", "subtype": "SUBTYPE", "direction": "DIR", "dir": "DIR",
+    "address1": "ADDR1", "addr1": "ADDR1", "address2": "ADDR2", "addr2": "ADDR2",
+    "address3": "ADDR3", "addr3": "ADDR3", "address4": "ADDR4", "addr4": "ADDR4",
+    "ra": "RA", "ta": "TA",
+    "less": "LESS", "greater": "GREATER", "byte": "CBYTE",
+    "broadcast": "TK_BROADCAST", "multicast": "TK_MULTICAST",
+    "and": "AND", "&&": "AND", "or": "OR", "||": "OR", "not": "NOT",
+    "len": "LEN", "length": "LEN", "inbound": "INBOUND", "outbound": "OUTBOUND",
+    "ifindex": "IFINDEX",
+    "vlan": "VLAN", "mpls": "MPLS", "pppoed": "PPPOED", "pppoes": "PPPOES", "geneve": "GENEVE",
+    "vxlan": "VXLAN", "batadv": "BATADV",
+    "lane": "LANE", "llc": "LLC", "metac": "METAC", "bcc": "BCC", "oam": "OAM",
+    "oamf4": "OAMF4", "oamf4ec": "OAMF4EC", "oamf4sc": "OAMF4SC", "sc": "SC", "ilmic": "ILMIC",
+    "vpi": "VPI", "vci": "VCI", "connectmsg": "CONNECTMSG", "metaconnect": "METACONNECT",
+    "on": "PF_IFNAME", "ifname": "PF_IFNAME", "rset": "PF_RSET", "ruleset": "PF_RSET",
+    "rnr": "PF_RNR", "rulenum": "PF_RNR", "srnr": "PF_SRNR", "subrulenum": "PF_SRNR",
+    "reason": "PF_REASON", "action": "PF_ACTION",
+    "fisu": "FISU", "lssu": "LSSU", "lsu": "LSSU", "msu": "MSU", "hfisu": "HFISU",
+    "hlssu": "HLSSU", "hmsu": "HMSU", "sio": "SIO", "opc": "OPC", "dpc": "DPC", "sls": "SLS",
+    "hsio": "HSIO", "hopc": "HOPC", "hdpc": "HDPC", "hsls": "HSLS",
+}
+"""Every reserved word of libpcap's scanner (case-sensitive, as flex matches them) -> token."""
+
+NAMED_CONSTANTS: Final[dict[str, int]] = {
+    "icmptype": 0, "icmpcode": 1,
+    "icmp-echoreply": 0, "icmp-unreach": 3, "icmp-sourcequench": 4, "icmp-redirect": 5,
+    "icmp-echo": 8, "icmp-routeradvert": 9, "icmp-routersolicit": 10, "icmp-timxceed": 11,
+    "icmp-paramprob": 12, "icmp-tstamp": 13, "icmp-tstampreply": 14, "icmp-ireq": 15,
+    "icmp-ireqreply": 16, "icmp-maskreq": 17, "icmp-maskreply": 18,
+    "icmp6type": 0, "icmp6code": 1,
+    "icmp6-destinationunreach": 1, "icmp6-packettoobig": 2, "icmp6-timeexceeded": 3,
+    "icmp6-parameterproblem": 4, "icmp6-echo": 128, "icmp6-echoreply": 129,
+    "icmp6-multicastlistenerquery": 130, "icmp6-multicastlistenerreportv1": 131,
+    "icmp6-multicastlistenerdone": 132, "icmp6-routersolicit": 133, "icmp6-routeradvert": 134,
+    "icmp6-neighborsolicit": 135, "icmp6-neighboradvert": 136, "icmp6-redirect": 137,
+    "icmp6-routerrenum": 138, "icmp6-nodeinformationquery": 139,
+    "icmp6-nodeinformationresponse": 140, "icmp6-ineighbordiscoverysolicit": 141,
+    "icmp6-ineighbordiscoveryadvert": 142, "icmp6-multicastlistenerreportv2": 143,
+    "icmp6-homeagentdiscoveryrequest": 144, "icmp6-homeagentdiscoveryreply": 145,
+    "icmp6-mobileprefixsolicit": 146, "icmp6-mobileprefixadvert": 147,
+    "icmp6-certpathsolicit": 148, "icmp6-certpathadvert": 149,
+    "icmp6-multicastrouteradvert": 151, "icmp6-multicastroutersolicit": 152,
+    "icmp6-multicastrouterterm": 153,
+    "tcpflags": 13, "tcp-fin": 0x01, "tcp-syn": 0x02, "tcp-rst": 0x04, "tcp-push": 0x08,
+    "tcp-ack": 0x10, "tcp-urg": 0x20, "tcp-ece": 0x40, "tcp-cwr": 0x80,
+}
+"""The scanner's named numbers (header offsets, ICMP types, TCP flags): they lex as NUM."""
+
+_PUNCT2: Final = {">=": "GEQ", "<=": "LEQ", "!=": "NEQ", "==": "EQ", "<<": "LSH", ">>": "RSH",
+                  "&&": "AND", "||": "OR"}
+_PUNCT1: Final = {"+": "PLUS", "-": "MINUS", "*": "STAR", "/": "SLASH", "%": "PERCENT",
+                  ":": "COLON", "[": "LSQB", "]": "RSQB", "!": "NOT", "<": "LT", ">": "GT",
+                  "(": "LPAR", ")": "RPAR", "&": "AMP", "|": "PIPE", "^": "CARET", "=": "EQ"}
+
+
+def _v6_pattern() -> str:
+    """scanner.l's V6 alternatives: 8 groups, or fewer around one '::', optionally ending in a
+    dotted IPv4 address in place of the last two groups."""
+    w, n = "[0-9A-Fa-f]{1,4}", "(?:[0-9]+|0[xX][0-9A-Fa-f]+)"
+    v4 = rf"{n}\.{n}\.{n}\.{n}"
+
+    def groups(k: int) -> str:
+        return ":".join([w] * k)
+
+    alts = [groups(8), groups(6) + ":" + v4]
+    for total, tail in ((7, ""), (5, v4)):
+        for explicit in range(total, -1, -1):
+            for before in range(explicit + 1):
+                after = explicit - before
+                text = groups(before) + "::" + groups(after)
+                if tail:
+                    text += (":" if after else "") + tail
+                alts.append(text)
+    return "|".join(f"(?:{a})" for a in alts)
+
+
+@cache
+def _v6_regex() -> re.Pattern[str]:
+    """Compiled on first use: the 60 alternatives take ~15 ms, which filters without IPv6
+    addresses should not pay at start-up."""
+    return re.compile(_v6_pattern())
+
+
+_B, _B2 = "[0-9A-Fa-f]{1,2}", "[0-9A-Fa-f]{4}"
+_MAC_RE: Final = re.compile(
+    rf"{_B}(?::{_B}){{5}}|{_B}(?:-{_B}){{5}}|{_B}(?:\.{_B}){{5}}|{_B2}\.{_B2}\.{_B2}|(?:{_B2}){{3}}")
+_N_RE: Final = re.compile(r"[0-9]+|0[xX][0-9A-Fa-f]+")
+_HID_RE: Final = re.compile(r"(?:[0-9]+|0[xX][0-9A-Fa-f]+)(?:\.(?:[0-9]+|0[xX][0-9A-Fa-f]+)){1,3}")
+_BOGUS_MAC_RE: Final = re.compile(rf"{_B}:+(?:{_B}:+)+")
+_ID_RE: Final = re.compile(r"[A-Za-z0-9](?:[-_.A-Za-z0-9]*[.A-Za-z0-9])?")
+_RUN_RE: Final = re.compile(r"[A-Za-z0-9_.:-]+")
+_AID_RE: Final = re.compile(r"\$[0-9A-Fa-f]{1,2}")
+_ESCAPED_RE: Final = re.compile(r"\\[^ !()\n\t]+")
+_WORD_START: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:")
+
+
+def _classify_word(word: str) -> str | None:
+    """The token type flex would give ``word`` if it matched exactly, rule order breaking ties."""
+    if word in KEYWORDS:
+        return KEYWORDS[word]
+    if _MAC_RE.fullmatch(word):
+        return "EID"
+    if _N_RE.fullmatch(word):
+        return "NUM"
+    if _HID_RE.fullmatch(word):
+        return "HID"
+    if ":" in word and _v6_regex().fullmatch(word):
+        return "HID6"
+    if _BOGUS_MAC_RE.fullmatch(word):
+        return "BOGUS_EID"
+    if word in NAMED_CONSTANTS:
+        return "NUM"
+    if _ID_RE.fullmatch(word):
+        return "ID"
+    return None
+
+
+def number_value(text: str, source: str = "", column: int | None = None) -> int:
+    """libpcap's ``stoulen``: decimal, ``0x`` hex or leading-``0`` octal, at most 32 bits."""
+    if text in NAMED_CONSTANTS:
+        return NAMED_CONSTANTS[text]
+    if text[:2] in ("0x", "0X"):
+        value = int(text, 16)
+    elif text.startswith("0") and len(text) > 1:
+        if not text.isdigit() or any(c in "89" for c in text):
+            raise FilterSemanticError(f"number '{text}' contains non-octal digit",
+                                      source, column, len(text))
+        value = int(text, 8)
+    else:
+        value = int(text)
+    if value > 0xFFFFFFFF:
+        raise FilterSemanticError(f"number '{text}' overflows 32 bits", source, column, len(text))
+    return value
+
+
+def _scan(text: str) -> Iterator[Token]:
+    """Tokens of ``text`` exactly as libpcap's flex scanner would cut and classify them."""
+    pos, end = 0, len(text)
+    while pos < end:
+        c = text[pos]
+        if c in " \t\r\n":
+            pos += 1
+            continue
+        kind: str | None = None
+        stop = pos + 1
+        value: str | None = None
+        if c in _WORD_START:
+            run = _RUN_RE.match(text, pos)
+            if run is not None:
+                word = run.group()
+                for length in range(len(word), 0, -1):
+                    kind = _classify_word(word[:length])
+                    if kind is not None:
+                        stop = pos + length
+                        break
+        if kind is None:
+            two = text[pos:pos + 2]
+            if two in _PUNCT2:
+                kind, stop = _PUNCT2[two], pos + 2
+            elif c in _PUNCT1:
+                kind = _PUNCT1[c]
+            elif c == "$" and (m := _AID_RE.match(text, pos)):
+                kind, stop = "AID", m.end()
+            elif c == "\\" and (m := _ESCAPED_RE.match(text, pos)):
+                kind, stop, value = "ID", m.end(), m.group()[1:]
+            else:
+                kind = "LEX_ERROR"
+        word = text[pos:stop]
+        if kind == "BOGUS_EID":
+            raise FilterSemanticError(f"bogus ethernet address '{word}'", text, pos, len(word))
+        if kind == "NUM":
+            number_value(word, text, pos)
+        elif kind == "HID6":
+            _check_ipv6(word, text, pos)
+        yield Token(kind, word if value is None else value, start_pos=pos, line=1,
+                    column=pos + 1, end_line=1, end_column=stop + 1, end_pos=stop)
+        pos = stop
+
+
+def _check_ipv6(word: str, source: str, column: int) -> None:
+    """libpcap asks getaddrinfo(AI_NUMERICHOST) about every IPv6-shaped word."""
+    import ipaddress  # only filters with IPv6 addresses pay for the import
+
+    try:
+        ipaddress.IPv6Address(word)
+    except ValueError:
+        raise FilterSemanticError(f"bogus IPv6 address '{word}'", source, column,
+                                  len(word)) from None
+
+
+class FlexLexer(Lexer):
+    """Adapter that feeds ``_scan``'s tokens to lark's LALR parser."""
+
+    __future_interface__ = 2  # lark: call lex(lexer_state, parser_state) directly
+
+    def __init__(self, lexer_conf: Any) -> None:
+        del lexer_conf  # terminals are all %declare'd; the scanner knows them
+
+    def lex(self, lexer_state: LexerState, parser_state: Any) -> Iterator[Token]:
+        del parser_state
+        text = lexer_state.text
+        yield from _scan(text.text if hasattr(text, "text") else str(text))
+
+
+# =============================================================================================
+# The parser, built once per process and cached on disk across processes.
+
+_CACHE_FORMAT = "1"
+_parser: lark.Lark | None = None
+
+
+def _grammar_text() -> str:
+    """The grammar from the installed package (``bpfc.grammar``) or from the source tree."""
+    try:
+        return resources.files("bpfc.grammar").joinpath("pcap-filter.lark").read_text("utf-8")
+    except (ModuleNotFoundError, FileNotFoundError, NotADirectoryError):
+        repo_path = Path(__file__).resolve().parent.parent / "grammar" / "pcap-filter.lark"
+        return repo_path.read_text("utf-8")
+
+
+def _cache_dirs() -> list[Path]:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return [Path(base) / "bpfc", Path(tempfile.gettempdir()) / f"bpfc-{os.getuid()}"]
+
+
+def _build(grammar: str) -> lark.Lark:
+    return lark.Lark(grammar, parser="lalr", lexer=FlexLexer, propagate_positions=True,
+                     maybe_placeholders=False)
+
+
+def get_parser() -> lark.Lark:
+    """The LALR parser: loaded from the on-disk cache when its key matches, else built (about
+    70 ms) and saved; an unwritable cache directory just means building every time."""
+    global _parser
+    if _parser is not None:
+        return _parser
+    grammar = _grammar_text()
+    stamp = f"{grammar}\0{lark.__version__}\0{sys.version}\0{_CACHE_FORMAT}"
+    key = hashlib.sha256(stamp.encode()).hexdigest()[:24]
+    name = f"pcap-filter-{key}.lark-cache"
+    for directory in _cache_dirs():
+        try:
+            with open(directory / name, "rb") as f:
+                _parser = lark.Lark.load(f)
+                return _parser
+        except Exception:  # noqa: BLE001, S112 - a bad cache file only means rebuilding
+            continue
+    _parser = _build(grammar)
+    for directory in _cache_dirs():
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as f:
+                _parser.save(f)
+            os.replace(tmp, directory / name)  # atomic: concurrent readers see whole files
+            break
+        except OSError:
+            continue
+    return _parser
+
+
+def parse(text: str) -> nodes.Expr:
+    """Parse a pcap-filter expression; raise ``FilterSyntaxError`` or ``FilterSemanticError``."""
+    if not text.strip():
+        return nodes.Empty(span=(0, len(text)))
+    try:
+        tree = get_parser().parse(text)
+    except UnexpectedInput as exc:
+        raise _explain(text, exc) from None
+    expr, _ = _Builder(text).expr(tree.children[0], None)
+    return expr
+
+
+# =============================================================================================
+# The builder: parse tree -> nodes, with libpcap's qualifier inheritance.
+
+_PROTO_NAMES: Final = {
+    "LINK": "link", "IP": "ip", "ARP": "arp", "RARP": "rarp", "SCTP": "sctp", "TCP": "tcp",
+    "UDP": "udp", "ICMP": "icmp", "IGMP": "igmp", "IGRP": "igrp", "PIM": "pim", "VRRP": "vrrp",
+    "CARP": "carp", "ATALK": "atalk", "AARP": "aarp", "DECNET": "decnet", "LAT": "lat",
+    "SCA": "sca", "MOPDL": "mopdl", "MOPRC": "moprc", "IPV6": "ip6", "ICMPV6": "icmp6",
+    "AH": "ah", "ESP": "esp", "ISO": "iso", "ESIS": "esis", "ISIS": "isis", "L1": "l1",
+    "L2": "l2", "IIH": "iih", "LSP": "lsp", "SNP": "snp", "PSNP": "psnp", "CSNP": "csnp",
+    "CLNP": "clnp", "STP": "stp", "IPX": "ipx", "NETBEUI": "netbeui", "RADIO": "radio",
+}
+"""Token -> the canonical ``Qualifiers.proto``. ``ether``, ``fddi``, ``tr``, ``wlan``, ``ppp``
+and ``slip`` are scanner aliases of ``link`` and come out as ``"link"``."""
+
+_DIRS: Final = {"SRC": "src", "DST": "dst", "ADDR1": "addr1", "ADDR2": "addr2",
+                "ADDR3": "addr3", "ADDR4": "addr4", "RA": "ra", "TA": "ta"}
+_RELOPS: Final = {"GT": ">", "GEQ": ">=", "EQ": "=", "LEQ": "<=", "LT": "<", "NEQ": "!="}
+_ARITH_OPS: Final = {"PIPE": "|", "AMP": "&", "LSH": "<<", "RSH": ">>", "PLUS": "+",
+                     "MINUS": "-", "STAR": "*", "SLASH": "/", "PERCENT": "%", "CARET": "^"}
+_NEGATED: Final = {"LEQ": ">", "LT": ">=", "NEQ": "="}
+"""libpcap's ``irelop``: ``<=``, ``<`` and ``!=`` are the negations of ``>``, ``>=`` and ``=``."""
+
+_ID_TREES: Final = frozenset({
+    "nid_name", "nid_cidr", "nid_mask", "nid_host", "nid_cidr6", "nid_host6", "nid_mac",
+    "nid_arcnet", "nid_not", "id_pnum", "id_paren", "pid_and", "pid_or", "qid_pnum"})
+
+IEEE80211_FC0_TYPE_MASK: Final = 0x0C
+IEEE80211_FC0_SUBTYPE_MASK: Final = 0xF0
+_WLAN_TYPES: Final = {"data": 0x08, "mgt": 0x00, "management": 0x00, "ctl": 0x04, "control": 0x04}
+_WLAN_SUBTYPES: Final[dict[int, dict[str, int]]] = {
+    0x00: {"assocreq": 0x00, "assoc-req": 0x00, "assocresp": 0x10, "assoc-resp": 0x10,
+           "reassocreq": 0x20, "reassoc-req": 0x20, "reassocresp": 0x30, "reassoc-resp": 0x30,
+           "probereq": 0x40, "probe-req": 0x40, "proberesp": 0x50, "probe-resp": 0x50,
+           "beacon": 0x80, "atim": 0x90, "disassoc": 0xA0, "disassociation": 0xA0,
+           "auth": 0xB0, "authentication": 0xB0, "deauth": 0xC0, "deauthentication": 0xC0},
+    0x04: {"bar": 0x80, "ba": 0x90, "ps-poll": 0xA0, "rts": 0xB0, "cts": 0xC0, "ack": 0xD0,
+           "cf-end": 0xE0, "cf-end-ack": 0xF0},
+    0x08: {"data": 0x00, "data-cf-ack": 0x10, "data-cf-poll": 0x20, "data-cf-ack-poll": 0x30,
+           "null": 0x40, "cf-ack": 0x50, "cf-poll": 0x60, "cf-ack-poll": 0x70,
+           "qos-data": 0x80, "qos-data-cf-ack": 0x90, "qos-data-cf-poll": 0xA0,
+           "qos-data-cf-ack-poll": 0xB0, "qos": 0xC0, "qos-cf-poll": 0xE0,
+           "qos-cf-ack-poll": 0xF0},
+}
+_WLAN_DIRS: Final = {"nods": 0, "tods": 1, "fromds": 2, "dstods": 3}
+LLC_SUBTYPES: Final = frozenset({"i", "s", "u", "rr", "rnr", "rej", "ui", "ua", "disc", "dm",
+                                 "sabme", "test", "xid", "frmr"})
+BATADV_TYPES: Final[dict[int, dict[str, int]]] = {
+    14: {"iv_ogm": 0x01, "icmp": 0x02, "unicast": 0x03, "bcast": 0x04, "vis": 0x05,
+         "unicast_frag": 0x06, "tt_query": 0x07, "roam_adv": 0x08, "unicast_4addr": 0x09,
+         "coded": 0x0A},
+    15: {"iv_ogm": 0x00, "bcast": 0x01, "coded": 0x02, "elp": 0x03, "ogm2": 0x04,
+         "mcast": 0x05, "unicast": 0x40, "unicast_frag": 0x41, "unicast_4addr": 0x42,
+         "icmp": 0x43, "unicast_tvlv": 0x44},
+}
+_PF_FIELDS: Final = {"PF_IFNAME": "ifname", "PF_RSET": "ruleset", "PF_RNR": "rulenum",
+                     "PF_SRNR": "srulenum", "PF_REASON": "reason", "PF_ACTION": "action"}
+_MTP_ALIASES: Final = {"lsu": "lssu"}
+
+Q = nodes.Qualifiers | None
+"""Inherited qualifiers; ``None`` is libpcap's ``qerr``: nothing to reuse."""
+
+
+def _span(item: Tree[Token] | Token) -> nodes.Span:
+    if isinstance(item, Token):
+        assert item.start_pos is not None and item.end_pos is not None
+        return (item.start_pos, item.end_pos)
+    return (item.meta.start_pos, item.meta.end_pos)
+
+
+def _tok(item: Tree[Token] | Token) -> Token:
+    assert isinstance(item, Token), item
+    return item
+
+
+def _tree(item: Tree[Token] | Token) -> Tree[Token]:
+    assert isinstance(item, Tree), item
+    return item
+
+
+def _first_token(item: Tree[Token] | Token) -> Token:
+    while isinstance(item, Tree):
+        item = item.children[0]
+    return item
+
+
+class _Builder:
+    """One parse tree's conversion; ``source`` is kept for error carets."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def _syntax(self, message: str, span: nodes.Span) -> FilterSyntaxError:
+        return FilterSyntaxError(message, self.source, span[0], span[1] - span[0])
+
+    def _semantic(self, message: str, span: nodes.Span) -> FilterSemanticError:
+        return FilterSemanticError(message, self.source, span[0], span[1] - span[0])
+
+    def _num(self, tok: Token) -> int:
+        return number_value(str(tok), self.source, tok.start_pos)
+
+    # -- boolean structure ------------------------------------------------------------------
+
+    def expr(self, t: Tree[Token] | Token, inherited: Q) -> tuple[nodes.Expr, Q]:
+        """Convert a term or expression; return it and the qualifiers it passes on."""
+        t = _tree(t)
+        kind = t.data
+        if kind in ("expr_and", "expr_or"):
+            left_t, _, right_t = t.children
+            left, q = self.expr(left_t, inherited)
+            if isinstance(right_t, Tree) and right_t.data in _ID_TREES:
+                right: nodes.Expr = self.id(right_t, q)
+            else:
+                right, q = self.expr(right_t, q)
+            cls = nodes.And if kind == "expr_and" else nodes.Or
+            return cls(left, right, span=_span(t)), q
+        if kind == "term_not":
+            inner, q = self.expr(t.children[1], inherited)
+            return nodes.Not(inner, span=_span(t)), q
+        if kind == "rterm_paren":
+            inner, _ = self.expr(t.children[1], inherited)
+            return inner, inherited
+        if kind == "rterm_head":
+            quals = self.head(_tree(t.children[0]))
+            result = self.id(t.children[1], quals)
+            if isinstance(result, nodes.Match):
+                result = replace(result, span=_span(t))
+            return result, quals
+        return self.primitive(t), None
+
+    def head(self, t: Tree[Token]) -> nodes.Qualifiers:
+        proto: str | None = None
+        direction: str | None = None
+        addr: str | None = None
+        for child in t.children:
+            if isinstance(child, Tree) and child.data == "pname":
+                proto = _PROTO_NAMES[_first_token(child).type]
+            elif isinstance(child, Tree) and child.data == "dqual":
+                toks = [_tok(c).type for c in child.children]
+                if len(toks) == 1:
+                    direction = _DIRS[toks[0]]
+                else:
+                    direction = "src or dst" if toks[1] == "OR" else "src and dst"
+            elif isinstance(child, Tree):  # aqual
+                addr = str(_first_token(child))
+            else:
+                addr = str(child)
+        return nodes.Qualifiers(proto, direction, addr)  # type: ignore[arg-type]
+
+    def id(self, t: Tree[Token] | Token, q: Q) -> nodes.Expr:
+        """A bare or qualified id under the qualifiers ``q`` (grammar.y's ``$<blk>0.q``)."""
+        t = _tree(t)
+        kind = t.data
+        if kind == "nid_not":
+            return nodes.Not(self.id(t.children[1], q), span=_span(t))
+        if kind == "id_paren":
+            return self.id(t.children[1], q)
+        if kind in ("pid_and", "pid_or"):
+            left = self.id(t.children[0], q)
+            right = self.id(t.children[2], q)
+            cls = nodes.And if kind == "pid_and" else nodes.Or
+            return cls(left, right, span=_span(t))
+        value = self.id_value(t)
+        span = _span(t)
+        if q is None:
+            shown = self.source[span[0]:span[1]]
+            message = (f"'{shown}' has no qualifier to reuse: the term before it is not a "
+                       f"'[proto] [dir] [type] value' primitive (write e.g. 'host {shown}')")
+            if isinstance(value, (nodes.Name, nodes.Number)) or (
+                    isinstance(value, nodes.IPv4) and value.prefix is None
+                    and value.mask is None):
+                raise self._syntax(message, span)
+            raise self._semantic(message, span)
+        self.check_address_kind(value, q, span)
+        if q.kind == "portrange" and isinstance(value, nodes.Name) and "-" in value.text:
+            return nodes.Match(q, self.port_range(value), span=span)
+        return nodes.Match(q, value, span=span)
+
+    def id_value(self, t: Tree[Token]) -> nodes.Id:
+        kind, kids, span = t.data, t.children, _span(t)
+        if kind in ("id_pnum", "qid_pnum"):
+            return self.pnum(_tree(kids[0]))
+        first = _tok(kids[0])
+        text = str(first)
+        if kind == "nid_name":
+            return nodes.Name(text, span=span)
+        if kind == "nid_host":
+            return nodes.IPv4(text, span=span)
+        if kind == "nid_cidr":
+            return nodes.IPv4(text, prefix=self._num(_tok(kids[2])), span=span)
+        if kind == "nid_mask":
+            return nodes.IPv4(text, mask=str(kids[2]), span=span)
+        if kind == "nid_host6":
+            return nodes.IPv6(text, span=span)
+        if kind == "nid_cidr6":
+            return nodes.IPv6(text, prefix=self._num(_tok(kids[2])), span=span)
+        if kind == "nid_mac":
+            return nodes.MAC(text, span=span)
+        assert kind == "nid_arcnet", kind
+        return nodes.ArcnetAddr(text, span=span)
+
+    def check_address_kind(self, value: nodes.Id, q: nodes.Qualifiers, span: nodes.Span) -> None:
+        """grammar.y refuses port/portrange/proto/protochain on an IP address at parse time."""
+        if q.kind not in ("port", "portrange", "proto", "protochain"):
+            return
+        if isinstance(value, nodes.IPv4):
+            what = ("IP address and prefix length" if value.prefix is not None else
+                    "IP address and netmask" if value.mask is not None else "IP address")
+        elif isinstance(value, nodes.IPv6):
+            what = "IP address and prefix length" if value.prefix is not None else "IP address"
+        else:
+            return
+        raise self._semantic(f"'{q.kind}' modifier applied to {what}", span)
+
+    def port_range(self, name: nodes.Name) -> nodes.Range:
+        """Split ``low-high`` at the first '-' (libpcap's pcap_nametoportrange)."""
+        low, high = name.text.split("-", 1)
+        start = name.span[0]
+
+        def end(text: str, at: int) -> nodes.Name | nodes.Number:
+            where = (at, at + len(text))
+            if text.isdigit():
+                return nodes.Number(int(text), text, span=where)
+            return nodes.Name(text, span=where)
+
+        return nodes.Range(end(low, start), end(high, start + len(low) + 1), span=name.span)
+
+    def pnum(self, t: Tree[Token]) -> nodes.Number:
+        """``NUM`` or ``( pnum )``: the number with the span of the whole, parentheses included."""
+        inner: Tree[Token] | Token = t
+        while isinstance(inner, Tree):
+            inner = inner.children[0] if inner.data == "pnum" else inner.children[1]
+        return nodes.Number(self._num(inner), str(inner), span=_span(t))
+
+    # -- primitives ----------------------------------------------------------------------------
+
+    def primitive(self, t: Tree[Token]) -> nodes.Expr:
+        kind, kids, span = t.data, t.children, _span(t)
+        if kind == "rterm_pname":
+            return nodes.ProtoAbbrev(_PROTO_NAMES[_first_token(kids[0]).type], span=span)
+        if kind == "rterm_relation":
+            op_tok = _first_token(kids[1])
+            return nodes.Relation(_RELOPS[op_tok.type], self.arith(kids[0]),  # type: ignore
+                                  self.arith(kids[2]), span=span)
+        if kind in ("broadcast", "multicast"):
+            proto = _PROTO_NAMES[_first_token(kids[0]).type] if len(kids) == 2 else None
+            cls = nodes.Broadcast if kind == "broadcast" else nodes.Multicast
+            return cls(proto, span=span)
+        if kind == "length_check":
+            op = "less" if _tok(kids[0]).type == "LESS" else "greater"
+            return nodes.LengthCheck(op, self._num(_tok(kids[1])), span=span)  # type: ignore
+        if kind == "byte_op":
+            op = str(_first_token(kids[2]))
+            return nodes.ByteOp(self._num(_tok(kids[1])), "=" if op == "==" else op,
+                                self._num(_tok(kids[3])), span=span)
+        if kind == "packet_direction":
+            return nodes.PacketDirection(_tok(kids[0]).type == "OUTBOUND", span=span)
+        if kind == "ifindex":
+            return nodes.IfIndex(self._num(_tok(kids[1])), span=span)
+        if kind == "encapsulation":
+            name = _tok(kids[0]).type.lower()
+            value = self.pnum(_tree(kids[1])).value if len(kids) > 1 else None
+            return nodes.Encapsulation(name, value, span=span)  # type: ignore[arg-type]
+        if kind == "batadv":
+            return self.batadv(t)
+        if kind == "pfvar":
+            return self.pfvar(t)
+        if kind == "wlan":
+            return self.wlan(_tree(kids[-1]))
+        if kind == "llc":
+            return self.llc(t)
+        if kind in ("rterm_atm", "rterm_mtp"):
+            word = str(_first_token(kids[0]))
+            cls2 = nodes.Atm if kind == "rterm_atm" else nodes.Mtp
+            return cls2(_MTP_ALIASES.get(word, word), span=span)
+        if kind in ("rterm_atm_field", "rterm_mtp_field"):
+            return self.field_value(t)
+        raise AssertionError(f"unhandled parse tree {kind}")
+
+    def batadv(self, t: Tree[Token]) -> nodes.Encapsulation:
+        kids, span = t.children, _span(t)
+        if len(kids) == 1:
+            return nodes.Encapsulation("batadv", span=span)
+        version_t = _tree(kids[1])
+        version = self.pnum(version_t).value
+        if len(kids) == 2:
+            return nodes.Encapsulation("batadv", version, span=span)
+        if isinstance(kids[2], Tree):
+            return nodes.Encapsulation("batadv", version, self.pnum(kids[2]).value, span=span)
+        type_tok = kids[2]
+        if version not in BATADV_TYPES:
+            raise self._semantic(
+                f"batman-adv compatibility version number {version} unsupported",
+                _span(version_t))
+        packet_type = BATADV_TYPES[version].get(str(type_tok).lower())
+        if packet_type is None:
+            raise self._semantic(f"invalid batman-adv packet type value '{type_tok}'",
+                                 _span(type_tok))
+        return nodes.Encapsulation("batadv", version, packet_type, span=span)
+
+    def pfvar(self, t: Tree[Token]) -> nodes.PfField:
+        key, arg = _tok(t.children[0]), _tok(t.children[1])
+        value: str | int = self._num(arg) if arg.type == "NUM" else str(arg)
+        return nodes.PfField(_PF_FIELDS[key.type], value, span=_span(t))  # type: ignore
+
+    def wlan(self, t: Tree[Token]) -> nodes.Wlan:
+        kind, kids, span = t.data, t.children, _span(t)
+        if kind == "wlan_dir":
+            tok = _tok(_tree(kids[1]).children[0])
+            if tok.type == "NUM":
+                return nodes.Wlan("dir", self._num(tok), 0, span=span)
+            direction = _WLAN_DIRS.get(str(tok).lower())
+            if direction is None:
+                raise self._semantic(f"unknown 802.11 direction '{tok}'", _span(tok))
+            return nodes.Wlan("dir", direction, 0, span=span)
+        if kind == "wlan_subtype":
+            tok = _tok(kids[1])
+            for frame_type in (0x00, 0x04, 0x08):  # libpcap's search order: mgt, ctl, data
+                sub = _WLAN_SUBTYPES[frame_type].get(str(tok).lower())
+                if sub is not None:
+                    return nodes.Wlan("subtype", frame_type | sub,
+                                      IEEE80211_FC0_TYPE_MASK | IEEE80211_FC0_SUBTYPE_MASK,
+                                      span=span)
+            raise self._semantic(f"unknown 802.11 subtype name '{tok}'", _span(tok))
+        frame_type = self.wlan_type(_tok(_tree(kids[1]).children[0]))
+        if kind == "wlan_type":
+            return nodes.Wlan("type", frame_type, IEEE80211_FC0_TYPE_MASK, span=span)
+        tok = _tok(_tree(kids[3]).children[0])
+        if tok.type == "NUM":
+            sub = self._num(tok)
+            if sub & ~IEEE80211_FC0_SUBTYPE_MASK:
+                raise self._semantic(f"invalid 802.11 subtype value 0x{sub:02x}", _span(tok))
+        else:
+            table = _WLAN_SUBTYPES.get(frame_type)
+            if table is None:
+                raise self._semantic(f"unknown 802.11 type 0x{frame_type:02x} for a subtype name",
+                                     _span(kids[1]))
+            found = table.get(str(tok).lower())
+            if found is None:
+                raise self._semantic(f"unknown 802.11 subtype name '{tok}'", _span(tok))
+            sub = found
+        return nodes.Wlan("subtype", frame_type | sub,
+                          IEEE80211_FC0_TYPE_MASK | IEEE80211_FC0_SUBTYPE_MASK, span=span)
+
+    def wlan_type(self, tok: Token) -> int:
+        if tok.type == "NUM":
+            value = self._num(tok)
+            if value & ~IEEE80211_FC0_TYPE_MASK:
+                raise self._semantic(f"invalid 802.11 type value 0x{value:02x}", _span(tok))
+            return value
+        found = _WLAN_TYPES.get(str(tok).lower())
+        if found is None:
+            raise self._semantic(f"unknown 802.11 type name '{tok}'", _span(tok))
+        return found
+
+    def llc(self, t: Tree[Token]) -> nodes.Llc:
+        if len(t.children) == 1:
+            return nodes.Llc(span=_span(t))
+        tok = _tok(t.children[1])
+        name = str(tok).lower()
+        if name not in LLC_SUBTYPES:
+            raise self._semantic(f"unknown LLC type name '{tok}'", _span(tok))
+        return nodes.Llc(name, span=_span(t))
+
+    def field_value(self, t: Tree[Token]) -> nodes.Expr:
+        """``vpi``/``vci``/MTP3 field followed by ``N``, ``relop N`` or ``(N or N ...)``."""
+        word = str(_first_token(t.children[0]))
+        value_t = _tree(t.children[1])
+        cls = nodes.Atm if t.data == "rterm_atm_field" else nodes.Mtp
+        if value_t.data == "field_rel":
+            op_tok = _first_token(value_t.children[0])
+            op = _NEGATED.get(op_tok.type, _RELOPS[op_tok.type])
+            return cls(word, op, self._num(_tok(value_t.children[1])),
+                       negate=op_tok.type in _NEGATED, span=_span(t))
+        if value_t.data == "field_eq":
+            return cls(word, "=", self._num(_tok(value_t.children[0])), span=_span(t))
+        numbers: list[Token] = [c for c in value_t.children[1].scan_values(  # type: ignore
+            lambda v: isinstance(v, Token) and v.type == "NUM")]
+        result: nodes.Expr = cls(word, "=", self._num(numbers[0]), span=_span(numbers[0]))
+        for tok in numbers[1:]:
+            right = cls(word, "=", self._num(tok), span=_span(tok))
+            result = nodes.Or(result, right, span=(_span(numbers[0])[0], _span(tok)[1]))
+        return result
+
+    # -- arithmetic ----------------------------------------------------------------------------
+
+    def arith(self, t: Tree[Token] | Token) -> nodes.Arith:
+        t = _tree(t)
+        kind, kids, span = t.data, t.children, _span(t)
+        if kind in ("pnum", "pnum_paren"):
+            return nodes.Const(self.pnum(t).value, span=span)
+        if kind == "bin":
+            op = _ARITH_OPS[_first_token(kids[1]).type]
+            return nodes.BinOp(op, self.arith(kids[0]), self.arith(kids[2]),  # type: ignore
+                               span=span)
+        if kind == "neg":
+            return nodes.Negate(self.arith(kids[1]), span=span)
+        if kind == "paren_arith":
+            return self.arith(kids[1])
+        if kind == "packet_length":
+            return nodes.PacketLength(span=span)
+        assert kind == "accessor", kind
+        proto = _PROTO_NAMES[_first_token(kids[0]).type]
+        size = self._num(_tok(kids[4])) if len(kids) == 6 else 1
+        return nodes.Accessor(proto, self.arith(kids[2]), size, span=span)
+
+
+# =============================================================================================
+# Friendly syntax errors.
+
+_WIRESHARK_FIELD_RE: Final = re.compile(
+    r"(eth|ip|ipv6|tcp|udp|sctp|icmp|icmpv6|arp|frame|vlan|dns|http|tls|wlan)\.[A-Za-z_.]+")
+_WIRESHARK_HINTS: Final = {
+    "tcp.port": "tcp port {}", "udp.port": "udp port {}", "sctp.port": "sctp port {}",
+    "tcp.srcport": "tcp src port {}", "tcp.dstport": "tcp dst port {}",
+    "udp.srcport": "udp src port {}", "udp.dstport": "udp dst port {}",
+    "ip.src": "src host {}", "ip.dst": "dst host {}", "ip.addr": "host {}",
+    "ip.host": "host {}", "ipv6.src": "ip6 src host {}", "ipv6.dst": "ip6 dst host {}",
+    "ipv6.addr": "ip6 host {}", "eth.src": "ether src {}", "eth.dst": "ether dst {}",
+    "eth.addr": "ether host {}", "eth.type": "ether proto {}", "ip.proto": "ip proto {}",
+    "frame.len": "len = {}", "vlan.id": "vlan {}",
+}
+_WIRESHARK_PROTOS: Final = {"eth": "ether", "ipv6": "ip6", "icmpv6": "icmp6", "frame": "",
+                            "dns": "udp port 53", "http": "tcp port 80", "tls": "tcp port 443"}
+_VALUE_TOKENS: Final = frozenset({"ID", "NUM", "HID", "HID6", "EID", "AID"})
+_QUALIFIER_TOKENS: Final = frozenset({"HOST", "NET", "PORT", "PORTRANGE", "SRC", "DST", "PROTO",
+                                      "PROTOCHAIN", "GATEWAY", "ADDR1", "ADDR2", "ADDR3",
+                                      "ADDR4", "RA", "TA"})
+_DESCRIPTIONS: Final = {
+    "NUM": "a number", "ID": "a name", "HID": "an IPv4 address", "HID6": "an IPv6 address",
+    "EID": "a MAC address", "AID": "an ARCnet address", "$END": "the end of the filter",
+    "LEX_ERROR": "a character", **{v: f"'{k}'" for k, v in {**_PUNCT1, **_PUNCT2}.items()},
+    "AND": "'and'", "OR": "'or'", "NOT": "'not'", "EQ": "'='",
+}
+_SPELLING: Final = {tok: word for word, tok in reversed(list(KEYWORDS.items()))
+                    if word.isalpha() or "-" in word}
+_SPELLING["LINK"] = "ether"
+
+
+def _describe(token_type: str) -> str:
+    if token_type in _DESCRIPTIONS:
+        return _DESCRIPTIONS[token_type]
+    return f"'{_SPELLING.get(token_type, token_type.lower())}'"
+
+
+def _expected_phrase(expected: set[str]) -> str:
+    """Human words for lark's expected-terminal set, shortest first, long sets summarised."""
+    if {"HOST", "TCP", "LPAR", "NOT"} <= expected:
+        return "a primitive such as 'host 10.0.0.1', 'port 80', 'tcp' or 'not'"
+    if {"ID", "NUM", "HID"} <= expected:
+        return "a value: a name, number or address"
+    words = sorted({_describe(t) for t in expected if t != "LEX_ERROR"},
+                   key=lambda w: (len(w), w))
+    if len(words) > 8:
+        words = words[:8] + ["..."]
+    if len(words) <= 1:
+        return words[0] if words else "nothing"
+    return ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _shown(tok: Token) -> str:
+    return "the end of the filter" if tok.type == "$END" else f"'{tok}'"
+
+
+def _tokens_before(source: str, stop: int) -> list[Token]:
+    out: list[Token] = []
+    try:
+        for tok in _scan(source):
+            if tok.start_pos is None or tok.start_pos >= stop:
+                break
+            out.append(tok)
+    except FilterSyntaxError:
+        pass
+    return out
+
+
+def _explain(source: str, exc: UnexpectedInput) -> FilterSyntaxError:
+    """Turn lark's exception into a FilterSyntaxError with a caret and a reason."""
+    if isinstance(exc, UnexpectedCharacters):  # the scanner never leaves text unmatched
+        return FilterSyntaxError("unexpected character", source, exc.pos_in_stream, 1)
+    assert isinstance(exc, UnexpectedToken)
+    tok: Token = exc.token
+    expected = set(exc.expected)
+    at = tok.start_pos if tok.type != "$END" and tok.start_pos is not None else len(source)
+    width = max(1, len(source[at:tok.end_pos or at]) if tok.type != "$END" else 1)
+    before = _tokens_before(source, at)
+    prev = before[-1] if before else None
+
+    def error(message: str, column: int = at, size: int = width) -> FilterSyntaxError:
+        return FilterSyntaxError(message, source, column, size)
+
+    ws = _wireshark(source, before + [tok])
+    if ws is not None:
+        return ws
+    if tok.type == "LEX_ERROR":
+        return error(f"unexpected character '{tok}'")
+    depth, opened = 0, []
+    for b in before:
+        if b.type == "LPAR":
+            opened.append(b)
+        elif b.type == "RPAR" and opened:
+            opened.pop()
+        depth = len(opened)
+    if tok.type == "RPAR" and prev is not None and prev.type == "LPAR":
+        assert prev.start_pos is not None
+        return error("empty parentheses", prev.start_pos, at + 1 - prev.start_pos)
+    if tok.type == "RPAR" and depth == 0:
+        return error("unbalanced ')': there is no '(' before it")
+    if tok.type == "$END" and prev is not None and prev.type in ("AND", "OR", "NOT"):
+        assert prev.start_pos is not None
+        return error(f"the filter ends with '{prev}': expected a primitive after it",
+                     prev.start_pos, len(prev))
+    if tok.type == "$END" and depth > 0:
+        first = opened[-1]
+        assert first.start_pos is not None
+        return error("missing ')': this '(' is never closed", first.start_pos, 1)
+    if tok.type in ("AND", "OR") and prev is None:
+        return error(f"'{tok}' needs a primitive before it")
+    if tok.type in _RELOPS and prev is not None and prev.type in _QUALIFIER_TOKENS:
+        return error(f"'{tok}' does not go after '{prev}': pcap-filter writes the value "
+                     f"right after the qualifier, as in '{prev} 80' or '{prev} 10.0.0.1'")
+    if tok.type in _RELOPS and prev is not None and prev.type in _VALUE_TOKENS - {"NUM"}:
+        return error(f"'{tok}' compares numbers, not names or addresses: match a value with "
+                     "a qualifier instead, e.g. 'host 10.0.0.1' or 'port 80'")
+    if tok.type == "ID":
+        hint = _did_you_mean(str(tok), expected)
+        if hint:
+            return error(f"unknown keyword '{tok}' ({hint})")
+    if tok.type in _VALUE_TOKENS and prev is None:
+        return error(f"{_shown(tok)} needs a qualifier before it, e.g. 'host {tok}' or "
+                     f"'port {tok}'")
+    return error(f"unexpected {_shown(tok)}: expected {_expected_phrase(expected)}")
+
+
+def _did_you_mean(word: str, expected: set[str]) -> str | None:
+    import difflib  # error path only
+
+    pool = [w for w, t in KEYWORDS.items() if t in expected and w.isalnum()]
+    if not pool:
+        pool = [w for w in KEYWORDS if w.isalnum()]
+    matches = difflib.get_close_matches(word.lower(), pool, n=2, cutoff=0.6)
+    if not matches:
+        return None
+    return "did you mean " + " or ".join(f"'{m}'" for m in matches) + "?"
+
+
+def _wireshark(source: str, tokens: list[Token]) -> FilterSyntaxError | None:
+    """Recognise Wireshark display-filter fields (``tcp.port == 80``) and translate them."""
+    for i, tok in enumerate(tokens):
+        if tok.type != "ID" or not _WIRESHARK_FIELD_RE.fullmatch(str(tok)):
+            continue
+        field = str(tok)
+        rest = tokens[i + 1:i + 3]
+        value = str(rest[1]) if len(rest) == 2 and rest[0].type in _RELOPS else None
+        if field in _WIRESHARK_HINTS and value is not None:
+            suggestion = _WIRESHARK_HINTS[field].format(value)
+        else:
+            proto = field.split(".", 1)[0]
+            suggestion = _WIRESHARK_PROTOS.get(proto, proto) or "len"
+        assert tok.start_pos is not None
+        return FilterSyntaxError(
+            f"'{field}' is Wireshark display-filter syntax, not pcap-filter: "
+            f"try '{suggestion}'", source, tok.start_pos, len(source[tok.start_pos:tok.end_pos]))
+    return None
+
+
+# =============================================================================================
+# unparse: AST -> canonical text.
+
+_PRECEDENCE: Final = {"|": 1, "&": 2, "<<": 3, ">>": 3, "+": 4, "-": 4, "*": 5, "/": 5}
+_UNNEGATED: Final = {">": "<=", ">=": "<", "=": "!="}
+
+
+def unparse(expr: nodes.Expr) -> str:
+    """Canonical pcap-filter text for ``expr``: every primitive fully qualified (no implicit
+    reuse), ``and``/``or`` chains left-nested without parentheses (libpcap gives them equal
+    precedence, left-associative), arithmetic parenthesised wherever precedence needs it."""
+    match expr:
+        case nodes.Empty():
+            return ""
+        case nodes.And(left, right) | nodes.Or(left, right):
+            word = "and" if isinstance(expr, nodes.And) else "or"
+            right_text = unparse(right)
+            if isinstance(right, (nodes.And, nodes.Or)):
+                right_text = f"({right_text})"
+            return f"{unparse(left)} {word} {right_text}"
+        case nodes.Not(operand):
+            inner = unparse(operand)
+            if isinstance(operand, (nodes.And, nodes.Or)):
+                inner = f"({inner})"
+            return f"not {inner}"
+        case _:
+            return _unparse_primitive(expr)
+
+
+def _unparse_primitive(p: nodes.Primitive) -> str:
+    match p:
+        case nodes.Match(quals, value):
+            words = [w for w in (quals.proto, quals.dir, quals.kind) if w is not None]
+            if quals.dir is None and quals.kind is None:
+                raise ValueError(f"cannot unparse a match with no direction or type: {p!r}")
+            return " ".join(words + [_unparse_id(value)])
+        case nodes.ProtoAbbrev(proto):
+            return proto
+        case nodes.Broadcast(proto) | nodes.Multicast(proto):
+            word = "broadcast" if isinstance(p, nodes.Broadcast) else "multicast"
+            return word if proto is None else f"{proto} {word}"
+        case nodes.LengthCheck(op, value):
+            return f"{op} {value}"
+        case nodes.ByteOp(offset, op, value):
+            return f"byte {offset} {op} {value}"
+        case nodes.PacketDirection(outbound):
+            return "outbound" if outbound else "inbound"
+        case nodes.IfIndex(index):
+            return f"ifindex {index}"
+        case nodes.Encapsulation(kind, value, extra):
+            return " ".join(str(w) for w in (kind, value, extra) if w is not None)
+        case nodes.Llc(subtype):
+            return "llc" if subtype is None else f"llc {subtype}"
+        case nodes.PfField(field, value):
+            keyword = {"srulenum": "srnr", "rulenum": "rnr"}.get(field, field)
+            shown = str(value) if isinstance(value, int) else _unparse_name(value)
+            return f"{keyword} {shown}"
+        case nodes.Wlan(field, value):
+            if field == "dir":
+                return f"dir {value}"
+            if field == "type":
+                return f"type {value}"
+            return (f"type {value & IEEE80211_FC0_TYPE_MASK} "
+                    f"subtype {value & IEEE80211_FC0_SUBTYPE_MASK}")
+        case nodes.Atm(name, op, value, negate) | nodes.Mtp(name, op, value, negate):
+            if op is None:
+                return name
+            shown_op = _UNNEGATED[op] if negate else op
+            return f"{name} {shown_op} {value}"
+        case nodes.Relation(op, left, right):
+            return f"{_unparse_arith(left)} {op} {_unparse_arith(right)}"
+    raise TypeError(f"not an expression node: {p!r}")
+
+
+def _unparse_name(text: str) -> str:
+    """A name as written, or ``\\name`` where it would otherwise lex as something else."""
+    try:
+        toks = list(_scan(text))
+    except FilterSyntaxError:
+        toks = []
+    if len(toks) == 1 and toks[0].type == "ID" and str(toks[0]) == text:
+        return text
+    return "\\" + text
+
+
+def _unparse_id(value: nodes.Id | nodes.Range) -> str:
+    match value:
+        case nodes.Name(text):
+            return _unparse_name(text)
+        case nodes.Number(number, text):
+            return text or str(number)
+        case nodes.IPv4(text, prefix, mask):
+            if prefix is not None:
+                return f"{text}/{prefix}"
+            return text if mask is None else f"{text} mask {mask}"
+        case nodes.IPv6(text, prefix):
+            return text if prefix is None else f"{text}/{prefix}"
+        case nodes.MAC(text) | nodes.ArcnetAddr(text):
+            return text
+        case nodes.Range(low, high):
+            return f"{_unparse_id(low)}-{_unparse_id(high)}"
+    raise TypeError(f"not an id: {value!r}")
+
+
+def _unparse_arith(a: nodes.Arith) -> str:
+    match a:
+        case nodes.Const(value):
+            return str(value)
+        case nodes.PacketLength():
+            return "len"
+        case nodes.Accessor(proto, index, size):
+            inner = _unparse_arith(index)
+            return f"{proto}[{inner}]" if size == 1 else f"{proto}[{inner}:{size}]"
+        case nodes.Negate(operand):
+            inner = _unparse_arith(operand)
+            return f"-({inner})" if isinstance(operand, nodes.BinOp) else f"-{inner}"
+        case nodes.BinOp(op, left, right):
+            return f"{_operand(left, op, False)} {op} {_operand(right, op, True)}"
+    raise TypeError(f"not an arithmetic node: {a!r}")
+
+
+def _operand(a: nodes.Arith, parent: str, on_right: bool) -> str:
+    """Parenthesise ``a`` under ``parent`` unless libpcap's precedences make it unnecessary.
+    '%' and '^' have no precedence in libpcap (they grab everything to their right), so any
+    operator next to them is parenthesised."""
+    text = _unparse_arith(a)
+    if isinstance(a, nodes.Negate):
+        return f"({text})" if parent in ("%", "^") else text
+    if not isinstance(a, nodes.BinOp):
+        return text
+    if parent in ("%", "^") or a.op in ("%", "^"):
+        return f"({text})"
+    mine, theirs = _PRECEDENCE[a.op], _PRECEDENCE[parent]
+    if mine > theirs or (mine == theirs and not on_right):
+        return text
+    return f"({text})"
