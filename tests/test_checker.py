@@ -80,11 +80,16 @@ CONVERSION_ARTEFACT = "BPF_MAXINSNS: jump over MSH"
 
 
 @pytest.mark.parametrize("vector", VALIDATOR, ids=[p.id for p in VALIDATOR])
-def test_validator_vectors_are_refused(vector: S.VectorProgram) -> None:
+def test_validator_vectors_are_refused_by_the_kernel(vector: S.VectorProgram) -> None:
     assert not kernel_says_valid(vector.insns)
-    if vector.id == CONVERSION_ARTEFACT:
-        pytest.xfail("isa.check has no rule for the kernel's eBPF conversion limits; "
-                     "reported to the isa.py owner")
+
+
+@pytest.mark.parametrize("vector", [
+    pytest.param(p, id=p.id, marks=[pytest.mark.xfail(
+        strict=True, reason="isa.check has no rule for the kernel's eBPF conversion limits; "
+                            "reported to the isa.py owner")] if p.id == CONVERSION_ARTEFACT else [])
+    for p in VALIDATOR])
+def test_validator_vectors_are_refused_by_the_checker(vector: S.VectorProgram) -> None:
     assert not isa.is_valid(vector.insns)
 
 
