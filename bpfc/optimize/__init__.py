@@ -13,10 +13,12 @@ from collections.abc import Callable
 
 from .. import cfg
 from .jump_threading import thread_jumps
+from .simplify_tests import simplify_tests
 
 Pass = Callable[[cfg.Node, cfg.Builder], cfg.Node]
 
 PASSES: tuple[tuple[str, Pass], ...] = (
+    ("simplify-tests", simplify_tests),
     ("jump-threading", thread_jumps),
 )
 
