@@ -14,6 +14,8 @@ before right, whatever the connective), because libpcap's encapsulation primitiv
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
 from typing import assert_never
 
 from .. import cfg, nodes
@@ -67,19 +69,13 @@ def _primitive(expr: nodes.Primitive, ctx: Context) -> Pred:
         case nodes.Llc():
             return misc.llc(ctx, expr)
         case nodes.LengthCheck():
-            from . import arith  # type: ignore[attr-defined]
-
-            result: Pred = arith.lower_length(ctx, expr)
+            result: Pred = _family("arith").lower_length(ctx, expr)
             return result
         case nodes.ByteOp():
-            from . import arith  # type: ignore[attr-defined]
-
-            result = arith.lower_byteop(ctx, expr)
+            result = _family("arith").lower_byteop(ctx, expr)
             return result
         case nodes.Relation():
-            from . import arith  # type: ignore[attr-defined]
-
-            result = arith.lower_relation(ctx, expr)
+            result = _family("arith").lower_relation(ctx, expr)
             return result
         case nodes.PfField() | nodes.Wlan() | nodes.Atm() | nodes.Mtp():
             return link.unsupported_family(ctx, expr)
@@ -87,8 +83,11 @@ def _primitive(expr: nodes.Primitive, ctx: Context) -> Pred:
             assert_never(expr)
 
 
-#: Protocol qualifiers whose ``host``/``net``/``proto`` matches this package lowers itself.
-_NET_PROTOS = frozenset({None, "link", "ether", "ip", "ip6", "arp", "rarp"})
+def _family(name: str) -> ModuleType:
+    """A lowering module of the other owner (transport, arith), imported when first needed."""
+    return importlib.import_module(f"{__name__}.{name}")
+
+
 #: Bare protocol names handled by ``transport`` (another owner).
 TRANSPORT_ABBREVS = frozenset({
     "tcp", "udp", "sctp", "icmp", "icmp6", "igmp", "igrp", "pim", "vrrp", "carp", "ah", "esp",
@@ -96,30 +95,26 @@ TRANSPORT_ABBREVS = frozenset({
 
 
 def _match(m: nodes.Match, ctx: Context) -> Pred:
+    """``[proto] [dir] [kind] id``: ports and protochain belong to ``transport``; ``proto`` to
+    ``misc``; host, net, gateway and unqualified ids (libpcap's Q_DEFAULT) to ``net``."""
     from . import misc, net
 
     kind = m.quals.kind
-    if kind in ("port", "portrange", "protochain"):
-        from . import transport  # type: ignore[attr-defined]
-
-        if kind == "protochain":
-            result: Pred = transport.lower_protochain(ctx, m)
-        else:
-            result = transport.lower_port(ctx, m)
+    if kind in ("port", "portrange"):
+        result: Pred = _family("transport").lower_port(ctx, m)
+        return result
+    if kind == "protochain":
+        result = _family("transport").lower_protochain(ctx, m)
         return result
     if kind == "proto":
         return misc.lower_proto(ctx, m)
-    if m.quals.proto in _NET_PROTOS or kind in ("host", "net", "gateway"):
-        return net.lower_address(ctx, m)
-    return misc.lower_default(ctx, m)
+    return net.lower_address(ctx, m)
 
 
 def _proto_abbrev(proto: str, node: nodes.ProtoAbbrev, ctx: Context) -> Pred:
     from . import misc
 
     if proto in TRANSPORT_ABBREVS:
-        from . import transport  # type: ignore[attr-defined]
-
-        result: Pred = transport.lower_proto_abbrev(ctx, proto)
+        result: Pred = _family("transport").lower_proto_abbrev(ctx, proto)
         return result
     return misc.proto_abbrev(ctx, proto, node)

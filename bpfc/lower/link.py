@@ -21,7 +21,7 @@ Link types and what the "type" is:
 
 from __future__ import annotations
 
-from .. import cfg, linktypes, nodes
+from .. import cfg, isa, linktypes, nodes
 from ..cfg import FALSE, TRUE, Const, Pred, Test, Value, all_of, any_of
 from .context import Context
 
@@ -69,6 +69,9 @@ BSD_AFNUM_INET6_FREEBSD = 28
 BSD_AFNUM_INET6_DARWIN = 30
 LINUX_AF_INET6 = 10
 
+#: After ``pppoes`` the payload is PPP: libpcap switches the link type to DLT_PPP.
+DLT_PPP = 9
+
 # <net/ppp_defs.h>
 PPP_IP = 0x0021
 PPP_IPV6 = 0x0057
@@ -95,7 +98,13 @@ def gt(value: Value, k: int) -> Test:
 
 
 def masked_eq(value: Value, mask: int, k: int) -> Pred:
-    """``value & mask == k`` (libpcap's gen_mcmp); a mask of all ones is a plain compare."""
+    """``value & mask == k`` (libpcap's gen_mcmp); a mask of all ones is a plain compare.
+
+    A zero mask decides the test without the load, as libpcap's optimizer does (its ``and #0``
+    makes A a known constant and the load dead), so ``net 0/0`` cannot fault on short packets.
+    """
+    if mask == 0:
+        return TRUE if k == 0 else FALSE
     if mask == 0xFFFFFFFF:
         return eq(value, k)
     return eq(cfg.Alu("&", value, Const(mask)), k)
@@ -159,14 +168,10 @@ def network_protocol(ctx: Context, ll_proto: int) -> Pred:
         return TRUE if ll_proto == ETHERTYPE_IPV6 else FALSE
     if dlt in (linktypes.DLT_NULL, linktypes.DLT_LOOP):
         return _loopback(ctx, ll_proto)
-    if dlt == DLT_PPP_AFTER_PPPOES:
+    if dlt == DLT_PPP:
         return eq(type_field(ctx), _ETHERTYPE_TO_PPP.get(ll_proto, ll_proto))
     # LINUX_SLL2 and anything else with a plain type field: libpcap's default case.
     return eq(type_field(ctx), ll_proto)
-
-
-#: Pseudo link type used after ``pppoes``: the payload is PPP (libpcap sets linktype DLT_PPP).
-DLT_PPP_AFTER_PPPOES = 9
 
 
 def _ethernet(ctx: Context, ll_proto: int) -> Pred:
@@ -224,22 +229,144 @@ def _family_word(ctx: Context, af: int) -> int:
 
 def _mpls_payload(ctx: Context, ll_proto: int) -> Pred:
     """After ``mpls``: bottom of stack, then the payload's version nibble (gen_mpls_linktype)."""
-    bottom = Test(cfg.load(cfg.add(ctx.network_offset(), -2), 1), "&", Const(0x01))
-    if ll_proto == ETHERTYPE_IP:
-        return all_of(bottom, masked_eq(cfg.load(ctx.network_offset(), 1), 0xF0, 0x40))
-    if ll_proto == ETHERTYPE_IPV6:
-        return all_of(bottom, masked_eq(cfg.load(ctx.network_offset(), 1), 0xF0, 0x60))
-    return FALSE
+    nl = ctx.network_offset()
+    versions = {ETHERTYPE_IP: 0x40, ETHERTYPE_IPV6: 0x60}
+    if ll_proto not in versions:
+        ctx.error("unsupported protocol over mpls")
+    bottom = masked_eq(cfg.load(cfg.add(nl, 0xFFFFFFFE), 1), 0x01, 0x01)
+    return all_of(bottom, masked_eq(cfg.load(nl, 1), 0xF0, versions[ll_proto]))
+
+
+
+# ---------------------------------------------------------------------------------------------
+# MAC addresses (gen_ehostop), link-level broadcast/multicast, packet metadata.
+
+ETHER_BROADCAST = b"\xff" * 6
+_LINK_HOST_DLTS = "ethernet/FDDI/token ring/802.11/ATM LANE/Fibre Channel"
+
+
+def has_mac_header(ctx: Context) -> bool:
+    """Whether the current layer is Ethernet (libpcap's DLT_EN10MB cases)."""
+    return ctx.layout.dlt == linktypes.DLT_EN10MB
+
+
+def _tunnel_has_mac(ctx: Context) -> Pred:
+    """Inside ``geneve`` the payload may be bare IP: a MAC header exists only if the link
+    payload starts after the link header (libpcap's gen_geneve_ll_check)."""
+    lay = ctx.layout
+    if lay.tunnel == "geneve" and lay.linkhdr is not None:
+        return cfg.Not(Test(lay.linkhdr, "==", lay.linkpl))
+    return TRUE
+
+
+def ether_host(ctx: Context, mac: bytes, direction: str | None, node: object = None) -> Pred:
+    """``ether [src|dst] host MAC``: the MAC addresses at 6 (source) and 0 (destination)."""
+    if not has_mac_header(ctx):
+        ctx.error(f"ethernet addresses supported only on {_LINK_HOST_DLTS}", node)
+    return all_of(_tunnel_has_mac(ctx), _mac_compare(ctx, mac, direction, node))
+
+
+def _mac_compare(ctx: Context, mac: bytes, direction: str | None, node: object) -> Pred:
+    header = ctx.layout.linkhdr
+    assert header is not None
+    match direction:
+        case "src":
+            return byte_compare(cfg.add(header, 6), mac)
+        case "dst":
+            return byte_compare(header, mac)
+        case "src and dst":
+            return all_of(_mac_compare(ctx, mac, "src", node), _mac_compare(ctx, mac, "dst", node))
+        case None | "src or dst":
+            return any_of(_mac_compare(ctx, mac, "src", node), _mac_compare(ctx, mac, "dst", node))
+        case "ra" | "ta":
+            ctx.error(f"'{direction}' is only supported on 802.11 with 802.11 headers", node)
+        case _:
+            number = direction[-1]
+            ctx.error(f"'addr{number}' and 'address{number}' are only supported on 802.11 with "
+                      "802.11 headers", node)
+
+
+def ether_broadcast(ctx: Context, node: object = None) -> Pred:
+    if not has_mac_header(ctx):
+        ctx.error("not a broadcast link", node)
+    return all_of(_tunnel_has_mac(ctx), _mac_compare(ctx, ETHER_BROADCAST, "dst", node))
+
+
+def ether_multicast(ctx: Context, node: object = None) -> Pred:
+    """The group bit of the destination MAC (``ether[0] & 1 != 0``)."""
+    if not has_mac_header(ctx):
+        ctx.error("link-layer multicast filters supported only on ethernet/FDDI/token ring/"
+                  "ARCNET/802.11/ATM LANE/Fibre Channel", node)
+    header = ctx.layout.linkhdr
+    assert header is not None
+    return all_of(_tunnel_has_mac(ctx), Test(cfg.load(header, 1), "&", Const(1)))
+
+
+def description(ctx: Context) -> str:
+    """libpcap's pcap_datalink_val_to_description for the current layer, for messages."""
+    dlt = ctx.layout.dlt
+    return linktypes.DLT_NAMES.get(dlt, (f"DLT {dlt}", f"DLT {dlt}"))[1]
+
+
+LINUX_SLL_OUTGOING = 4  # <linux/if_packet.h> PACKET_OUTGOING, the cooked header's packet type
 
 
 def direction(ctx: Context, node: nodes.PacketDirection) -> Pred:
-    """``inbound`` / ``outbound``."""
-    ctx.error("'inbound'/'outbound' are not supported yet", node)
+    """``inbound`` / ``outbound``: the packet type the cooked header records.
+
+    Offline only Linux cooked captures carry it; on a live Linux socket the kernel gives it as
+    ancillary data (SKF_AD_PKTTYPE), whatever the link type.
+    """
+    dlt = ctx.layout.dlt
+    if dlt == linktypes.DLT_LINUX_SLL:
+        outgoing = eq(cfg.load(_link_header(ctx), 2), LINUX_SLL_OUTGOING)
+    elif dlt == linktypes.DLT_LINUX_SLL2:
+        outgoing = eq(cfg.load(cfg.add(_link_header(ctx), 10), 1), LINUX_SLL_OUTGOING)
+    elif ctx.live:
+        outgoing = eq(cfg.Ancillary(isa.SKF_AD_PKTTYPE, 2), LINUX_SLL_OUTGOING)
+    else:
+        ctx.error(f"inbound/outbound not supported on {description(ctx)} when reading savefiles",
+                  node)
+    return outgoing if node.outbound else cfg.Not(outgoing)
 
 
 def ifindex(ctx: Context, node: nodes.IfIndex) -> Pred:
-    ctx.error("'ifindex' is not supported yet", node)
+    """``ifindex N``: the interface index of a LINUX_SLL2 header, or the socket's (live)."""
+    if ctx.layout.dlt == linktypes.DLT_LINUX_SLL2:
+        return eq(cfg.load(cfg.add(_link_header(ctx), 4), 4), node.index & 0xFFFFFFFF)
+    if ctx.live:
+        return eq(cfg.Ancillary(isa.SKF_AD_IFINDEX, 4), node.index & 0xFFFFFFFF)
+    ctx.error(f"ifindex not supported on {description(ctx)} when reading savefiles", node)
+
+
+def _link_header(ctx: Context) -> Value:
+    header = ctx.layout.linkhdr
+    return header if header is not None else Const(0)
+
+
+_MTP2 = {"fisu", "lssu", "msu"}
+_MTP2_HSL = {"hfisu", "hlssu", "hmsu"}
 
 
 def unsupported_family(ctx: Context, node: nodes.Primitive) -> Pred:
-    ctx.error("this primitive is not supported yet", node)
+    """802.11, pflog, ATM and SS7 primitives: none of the link types bpfc lowers has them."""
+    match node:
+        case nodes.Wlan(field="dir"):
+            message = "frame direction supported only with 802.11 headers"
+        case nodes.Wlan():
+            message = "802.11 link-layer types supported only on 802.11"
+        case nodes.PfField(field=field):
+            word = {"ifname": "ifname", "ruleset": "ruleset", "rulenum": "rnr",
+                    "srulenum": "srnr", "reason": "reason", "action": "action"}[field]
+            message = f"{word} supported only on PF linktype"
+        case nodes.Atm(name=name):
+            message = f"'{name}' supported only on raw ATM"
+        case nodes.Mtp(name=name) if name in _MTP2:
+            message = f"'{name}' supported only on MTP2"
+        case nodes.Mtp(name=name) if name in _MTP2_HSL:
+            message = f"'{name}' supported only on MTP2_HSL"
+        case nodes.Mtp(name=name):
+            message = f"'{name.removeprefix('h')}' supported only on SS7"
+        case _:
+            message = "this primitive is not supported on this link type"
+    ctx.error(message, node)
