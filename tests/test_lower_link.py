@@ -25,9 +25,9 @@ from tests.lowerkit import (
     libpcap_compile_live,
     libpcap_filter,
     lower_text,
+    packet_set,
     run,
     run_with_metadata,
-    packet_set,
 )
 
 EN10MB, SLL, SLL2, RAW, IPV4, IPV6, NULL, LOOP = 1, 113, 276, 12, 228, 229, 0, 108
