@@ -1,8 +1,13 @@
 """The ``bpfc`` command line, tcpdump's flags with tcpdump's meanings.
 
     bpfc [-d | -dd | -ddd] [-O] [-y LINKTYPE] [-s SNAPLEN] [-F FILE] [--netmask MASK] [expression]
-    bpfc -L
+    bpfc -r FILE [-w OUT] [-c COUNT] [-n] [-e] [-q] [-v] [--count] [expression]   (bpfc.offline)
+    bpfc -i IFACE [-w OUT] [-c COUNT] [-p] [-Q in|out|inout] [-B KIB] [expression] (bpfc.live)
+    bpfc -L | -D
     bpfc --assemble FILE          (read a -d/-dd/-ddd dump or bpf_asm text; check; print as -d)
+
+This module owns the flags and the dispatch; reading files is ``bpfc.offline.run(args)``,
+capturing is ``bpfc.live.run(args)``.
 
 The expression words are joined with spaces, as tcpdump joins them. Every user error prints one
 ``bpfc: error: ...`` diagnostic (with a caret under the offending words for filter errors) and
@@ -51,9 +56,62 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--assemble", metavar="FILE",
                    help="read a program (tcpdump -d/-dd/-ddd output or assembler text; '-' for "
                         "stdin), check it with the kernel's rules, and print it (-d by default)")
+    files = p.add_argument_group("reading and writing captures (tcpdump's flags)")
+    files.add_argument("-r", dest="read", metavar="FILE",
+                       help="read packets from a pcap or pcapng file ('-' for standard input)")
+    files.add_argument("-w", dest="write", metavar="FILE",
+                       help="write the matching packets to FILE ('-' for standard output), in the "
+                            "input's format unless --pcap/--pcapng says otherwise")
+    files.add_argument("-c", dest="max_count", type=_positive, metavar="COUNT",
+                       help="stop after COUNT matching packets")
+    files.add_argument("-n", dest="numeric", action="store_true",
+                       help="print addresses and ports as numbers (bpfc never resolves names "
+                            "when printing; accepted for tcpdump compatibility)")
+    files.add_argument("-e", dest="link_header", action="store_true",
+                       help="print the link-level header on each line")
+    files.add_argument("-q", dest="quiet", action="store_true", help="print less per packet")
+    files.add_argument("-v", dest="verbose", action="count", default=0,
+                       help="print more per packet")
+    files.add_argument("--count", action="store_true",
+                       help="print only the number of matching packets")
+    fmt = files.add_mutually_exclusive_group()
+    fmt.add_argument("--pcap", dest="out_format", action="store_const", const="pcap",
+                     help="write classic pcap whatever the input format")
+    fmt.add_argument("--pcapng", dest="out_format", action="store_const", const="pcapng",
+                     help="write pcapng whatever the input format")
+    files.add_argument("--engine", choices=("auto", "vector", "jit", "vm"), default="auto",
+                       help="filter engine: numpy batch engine for large files, Python JIT for "
+                            "streams (auto picks), or the reference interpreter")
+    live = p.add_argument_group("live capture (Linux, root)")
+    live.add_argument("-i", dest="interface", metavar="IFACE",
+                      help="capture on IFACE ('any' for all interfaces, cooked headers)")
+    live.add_argument("-p", dest="no_promisc", action="store_true",
+                      help="do not put the interface into promiscuous mode")
+    live.add_argument("-Q", dest="direction", choices=("in", "out", "inout"), default="inout",
+                      help="capture only packets received (in), sent (out), or both")
+    live.add_argument("-B", dest="buffer_kib", type=_positive, metavar="KIB",
+                      help="kernel ring buffer size in KiB")
+    live.add_argument("-D", "--list-interfaces", dest="list_interfaces", action="store_true",
+                      help="list the interfaces bpfc can capture on")
+    dbg = p.add_argument_group("seeing what the compiler did")
+    dbg.add_argument("--dump-after", metavar="PASS", action="append", default=[],
+                     help="print the CFG after optimizer pass PASS ('all' for every pass, "
+                          "'lower' for the graph before optimizing)")
+    dbg.add_argument("--dot", metavar="FILE",
+                     help="write the final CFG as Graphviz dot to FILE ('-' for stdout)")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks on errors")
     p.add_argument("expression", nargs="*", help="the filter expression (pcap-filter(7))")
     return p
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number '{text}'") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"'{text}' must be a positive number")
+    return value
 
 
 def _snaplen(text: str) -> int:
@@ -101,6 +159,38 @@ def _print_program(program: object, args: argparse.Namespace) -> None:
         sys.stdout.write(program.dump({0: "d", 1: "d", 2: "dd"}.get(args.dump, "ddd")))
 
 
+def _compile_and_show(args: argparse.Namespace) -> int:
+    from . import cfg
+    from .compiler import compile_stages
+
+    wanted = set(args.dump_after)
+
+    def after_pass(name: str, root: cfg.Node) -> None:
+        if "all" in wanted or name in wanted:
+            print(f"; after {name}\n{cfg.format_graph(root)}")
+
+    stages = compile_stages(args.expression_text, args.linktype, args.snaplen,
+                            optimize=not args.no_optimize, netmask=args.netmask,
+                            after_pass=after_pass if wanted else None)
+    if "lower" in wanted:
+        print(f"; after lower\n{cfg.format_graph(stages.unoptimized)}")
+    if args.dot is not None:
+        from . import dot
+
+        text = dot.to_dot(stages.optimized, title=args.expression_text)
+        if args.dot == "-":
+            sys.stdout.write(text)
+        else:
+            try:
+                with open(args.dot, "w", encoding="utf-8") as f:
+                    f.write(text)
+            except OSError as e:
+                raise BpfcError(f"cannot write '{args.dot}': {e.strerror}") from None
+    if args.dump or args.asm:
+        _print_program(stages.program, args)
+    return EXIT_OK
+
+
 def run(argv: Sequence[str]) -> int:
     args = _parser().parse_args(list(argv))
     try:
@@ -115,16 +205,20 @@ def run(argv: Sequence[str]) -> int:
             program = Program.from_dump(source) if looks_like_dump else Program.from_asm(source)
             _print_program(program, args)
             return EXIT_OK
-        from .compiler import compile
+        args.expression_text = _read_expression(args)
+        if args.list_interfaces or args.interface is not None:
+            from . import live
 
-        expression = _read_expression(args)
-        if not (args.dump or args.asm):
+            return live.run(args)
+        if args.read is not None:
+            from . import offline
+
+            return offline.run(args)
+        if not (args.dump or args.asm or args.dump_after or args.dot):
             raise BpfcError("nothing to do: give -d, -dd or -ddd (or --asm) to print the "
-                            "compiled program")
-        program = compile(expression, args.linktype, args.snaplen,
-                          optimize=not args.no_optimize, netmask=args.netmask)
-        _print_program(program, args)
-        return EXIT_OK
+                            "compiled program, -r FILE to filter a capture, or -i IFACE to "
+                            "capture")
+        return _compile_and_show(args)
     except BpfcError as e:
         if args.debug:
             raise
