@@ -28,18 +28,23 @@ class Stages:
 
 
 def compile(expr: str, linktype: str | int | LinkType = "EN10MB", snaplen: int = DEFAULT_SNAPLEN,
-            optimize: bool = True, netmask: int | str | None = None) -> Program:
+            optimize: bool = True, netmask: int | str | None = None, *,
+            live: bool = False) -> Program:
     """Compile a pcap-filter expression for a link type, as ``pcap_compile`` does.
 
     ``optimize=False`` is tcpdump's ``-O``. ``netmask`` (an int or dotted quad) is needed only
-    by ``ip broadcast``. Raises ``FilterSyntaxError``/``FilterSemanticError`` for bad filters.
+    by ``ip broadcast``. ``live=True`` compiles for a live Linux socket, as libpcap does on an
+    activated handle (VLAN tags and packet direction come from ancillary loads, because the
+    kernel strips the tag before the filter runs). Raises ``FilterSyntaxError`` /
+    ``FilterSemanticError`` for bad filters.
     """
-    return compile_stages(expr, linktype, snaplen, optimize, netmask).program
+    return compile_stages(expr, linktype, snaplen, optimize, netmask, live=live).program
 
 
 def compile_stages(expr: str, linktype: str | int | LinkType = "EN10MB",
                    snaplen: int = DEFAULT_SNAPLEN, optimize: bool = True,
                    netmask: int | str | None = None, *, byte_order: str | None = None,
+                   live: bool = False,
                    after_pass: Callable[[str, cfg.Node], None] | None = None) -> Stages:
     """``compile``, keeping every stage's output."""
     from . import emit, optimize as optimizer, syntax
@@ -51,7 +56,7 @@ def compile_stages(expr: str, linktype: str | int | LinkType = "EN10MB",
     ast = syntax.parse(expr)
     builder = cfg.Builder()
     ctx = Context(link=link, builder=builder, snaplen=snaplen, netmask=_netmask(netmask),
-                  source=expr)
+                  source=expr, live=live)
     if byte_order is not None:
         ctx.byte_order = byte_order  # type: ignore[assignment]
     pred = lower(ast, ctx)
