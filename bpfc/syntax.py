@@ -333,9 +333,11 @@ def parse(text: str) -> nodes.Expr:
         return nodes.Empty(span=(0, len(text)))
     try:
         tree = get_parser().parse(text)
+        expr, _ = _Builder(text).expr(tree.children[0], None)
     except UnexpectedInput as exc:
-        raise _explain(text, exc) from None
-    expr, _ = _Builder(text).expr(tree.children[0], None)
+        raise _explain_safely(text, exc) from None
+    except RecursionError:
+        raise FilterSyntaxError("expression nested too deeply", text, 0, len(text)) from None
     return expr
 
 
@@ -447,14 +449,21 @@ class _Builder:
         t = _tree(t)
         kind = t.data
         if kind in ("expr_and", "expr_or"):
-            left_t, _, right_t = t.children
-            left, q = self.expr(left_t, inherited)
-            if isinstance(right_t, Tree) and right_t.data in _ID_TREES:
-                right: nodes.Expr = self.id(right_t, q)
-            else:
-                right, q = self.expr(right_t, q)
-            cls = nodes.And if kind == "expr_and" else nodes.Or
-            return cls(left, right, span=_span(t)), q
+            # Walk the left spine in a loop: generated filters can join thousands of terms.
+            spine: list[Tree[Token]] = []
+            while isinstance(t, Tree) and t.data in ("expr_and", "expr_or"):
+                spine.append(t)
+                t = t.children[0]
+            result, q = self.expr(t, inherited)
+            for link in reversed(spine):
+                right_t = link.children[2]
+                if isinstance(right_t, Tree) and right_t.data in _ID_TREES:
+                    right: nodes.Expr = self.id(right_t, q)
+                else:
+                    right, q = self.expr(right_t, q)
+                cls = nodes.And if link.data == "expr_and" else nodes.Or
+                result = cls(result, right, span=_span(link))
+            return result, q
         if kind == "term_not":
             inner, q = self.expr(t.children[1], inherited)
             return nodes.Not(inner, span=_span(t)), q
@@ -497,10 +506,15 @@ class _Builder:
         if kind == "id_paren":
             return self.id(t.children[1], q)
         if kind in ("pid_and", "pid_or"):
-            left = self.id(t.children[0], q)
-            right = self.id(t.children[2], q)
-            cls = nodes.And if kind == "pid_and" else nodes.Or
-            return cls(left, right, span=_span(t))
+            spine: list[Tree[Token]] = []
+            while isinstance(t, Tree) and t.data in ("pid_and", "pid_or"):
+                spine.append(t)
+                t = t.children[0]
+            result = self.id(t, q)
+            for link in reversed(spine):
+                cls = nodes.And if link.data == "pid_and" else nodes.Or
+                result = cls(result, self.id(link.children[2], q), span=_span(link))
+            return result
         value = self.id_value(t)
         span = _span(t)
         if q is None:
@@ -731,9 +745,16 @@ class _Builder:
         if kind in ("pnum", "pnum_paren"):
             return nodes.Const(self.pnum(t).value, span=span)
         if kind == "bin":
-            op = _ARITH_OPS[_first_token(kids[1]).type]
-            return nodes.BinOp(op, self.arith(kids[0]), self.arith(kids[2]),  # type: ignore
-                               span=span)
+            spine: list[Tree[Token]] = []  # left-nested chains (1 + 1 + ...) without recursion
+            while isinstance(t, Tree) and t.data == "bin":
+                spine.append(t)
+                t = t.children[0]
+            result = self.arith(t)
+            for link in reversed(spine):
+                op = _ARITH_OPS[_first_token(link.children[1]).type]
+                result = nodes.BinOp(op, result, self.arith(link.children[2]),  # type: ignore
+                                     span=_span(link))
+            return result
         if kind == "neg":
             return nodes.Negate(self.arith(kids[1]), span=span)
         if kind == "paren_arith":
@@ -759,7 +780,7 @@ _WIRESHARK_HINTS: Final = {
     "ip.host": "host {}", "ipv6.src": "ip6 src host {}", "ipv6.dst": "ip6 dst host {}",
     "ipv6.addr": "ip6 host {}", "eth.src": "ether src {}", "eth.dst": "ether dst {}",
     "eth.addr": "ether host {}", "eth.type": "ether proto {}", "ip.proto": "ip proto {}",
-    "frame.len": "len = {}", "vlan.id": "vlan {}",
+    "vlan.id": "vlan {}",
 }
 _WIRESHARK_PROTOS: Final = {"eth": "ether", "ipv6": "ip6", "icmpv6": "icmp6", "frame": "",
                             "dns": "udp port 53", "http": "tcp port 80", "tls": "tcp port 443"}
@@ -785,13 +806,22 @@ def _describe(token_type: str) -> str:
 
 
 def _expected_phrase(expected: set[str]) -> str:
-    """Human words for lark's expected-terminal set, shortest first, long sets summarised."""
+    """Human words for the acceptable-terminal set, shortest first, long sets summarised."""
     if {"HOST", "TCP", "LPAR", "NOT"} <= expected:
         return "a primitive such as 'host 10.0.0.1', 'port 80', 'tcp' or 'not'"
     if {"ID", "NUM", "HID"} <= expected:
         return "a value: a name, number or address"
-    words = sorted({_describe(t) for t in expected if t != "LEX_ERROR"},
-                   key=lambda w: (len(w), w))
+    if {"NUM", "LEN", "LPAR", "TCP"} <= expected:
+        return "a number, 'len', 'proto[offset]' or '('"
+    groups: list[str] = []
+    rest = set(expected) - {"LEX_ERROR"}
+    if set(_RELOPS) <= rest:
+        groups.append("a comparison ('=', '!=', '<', '<=', '>', '>=')")
+        rest -= set(_RELOPS)
+    if len(rest & set(_ARITH_OPS)) >= 3:
+        groups.append("an arithmetic operator")
+        rest -= set(_ARITH_OPS)
+    words = groups + sorted({_describe(t) for t in rest}, key=lambda w: (len(w), w))
     if len(words) > 8:
         words = words[:8] + ["..."]
     if len(words) <= 1:
@@ -800,108 +830,176 @@ def _expected_phrase(expected: set[str]) -> str:
 
 
 def _shown(tok: Token) -> str:
-    return "the end of the filter" if tok.type == "$END" else f"'{tok}'"
+    return "end of filter" if tok.type == "$END" else f"'{tok}'"
 
 
-def _tokens_before(source: str, stop: int) -> list[Token]:
+def _all_tokens(source: str) -> list[Token]:
+    """The scanner's tokens up to the first one it refuses (error path only)."""
     out: list[Token] = []
     try:
-        for tok in _scan(source):
-            if tok.start_pos is None or tok.start_pos >= stop:
-                break
-            out.append(tok)
+        out.extend(_scan(source))
     except FilterSyntaxError:
         pass
     return out
 
 
+_EXAMPLES: Final = {"HOST": "host 10.0.0.1", "NET": "net 10.0.0.0/8", "PORT": "port 80",
+                    "PORTRANGE": "portrange 1-1023", "SRC": "src 10.0.0.1",
+                    "DST": "dst 10.0.0.1", "PROTO": "proto 6", "PROTOCHAIN": "protochain 6",
+                    "GATEWAY": "gateway router"}
+_PRIMITIVE_STARTS: Final = frozenset(set(_PROTO_NAMES) | {
+    "HOST", "NET", "PORT", "PORTRANGE", "SRC", "DST", "LESS", "GREATER", "VLAN", "MPLS",
+    "INBOUND", "OUTBOUND", "LEN", "NOT", "LPAR", "NUM"})
+_KEYWORD_TYPES: Final = frozenset(KEYWORDS.values())
+_COMMON_KEYWORDS: Final = frozenset({
+    "host", "net", "port", "portrange", "src", "dst", "ether", "ip", "ip6", "tcp", "udp",
+    "icmp", "icmp6", "arp", "rarp", "proto", "protochain", "and", "or", "not", "less",
+    "greater", "len", "broadcast", "multicast", "vlan", "mpls", "gateway", "sctp", "inbound",
+    "outbound"})
+
+
+def _explain_safely(source: str, exc: UnexpectedInput) -> FilterSyntaxError:
+    """``_explain``, or a plain message should diagnosing the error itself fail: a bug in a
+    hint must never turn into a traceback."""
+    try:
+        return _explain(source, exc)
+    except Exception:  # noqa: BLE001
+        column = getattr(exc, "pos_in_stream", None)
+        return FilterSyntaxError("syntax error", source,
+                                 column if isinstance(column, int) else len(source), 1)
+
+
 def _explain(source: str, exc: UnexpectedInput) -> FilterSyntaxError:
-    """Turn lark's exception into a FilterSyntaxError with a caret and a reason."""
+    """Turn lark's exception into a FilterSyntaxError with a caret and a reason.
+
+    The checks go from the most specific diagnosis to the generic "unexpected X, expected Y";
+    Y comes from the parser's exact set of acceptable tokens at the failure point.
+    """
     if isinstance(exc, UnexpectedCharacters):  # the scanner never leaves text unmatched
         return FilterSyntaxError("unexpected character", source, exc.pos_in_stream, 1)
     assert isinstance(exc, UnexpectedToken)
     tok: Token = exc.token
-    expected = set(exc.expected)
-    at = tok.start_pos if tok.type != "$END" and tok.start_pos is not None else len(source)
-    width = max(1, len(source[at:tok.end_pos or at]) if tok.type != "$END" else 1)
-    before = _tokens_before(source, at)
+    try:
+        accepts = set(exc.accepts) - {"LEX_ERROR"}
+    except Exception:  # noqa: BLE001 - fall back to LALR's coarser set
+        accepts = set(exc.expected)
+    at = len(source) if tok.type == "$END" or tok.start_pos is None else tok.start_pos
+    width = 1 if tok.type == "$END" else max(1, (tok.end_pos or at) - at)
+    tokens = _all_tokens(source)
+    before = [t for t in tokens if t.start_pos is not None and t.start_pos < at]
     prev = before[-1] if before else None
 
     def error(message: str, column: int = at, size: int = width) -> FilterSyntaxError:
         return FilterSyntaxError(message, source, column, size)
 
-    ws = _wireshark(source, before + [tok])
+    def where(t: Token) -> tuple[int, int]:
+        assert t.start_pos is not None and t.end_pos is not None
+        return t.start_pos, t.end_pos - t.start_pos
+
+    ws = _wireshark(source, tokens, upto=len(before))
     if ws is not None:
         return ws
     if tok.type == "LEX_ERROR":
         return error(f"unexpected character '{tok}'")
-    depth, opened = 0, []
+    opened: list[Token] = []
     for b in before:
         if b.type == "LPAR":
             opened.append(b)
         elif b.type == "RPAR" and opened:
             opened.pop()
-        depth = len(opened)
     if tok.type == "RPAR" and prev is not None and prev.type == "LPAR":
-        assert prev.start_pos is not None
-        return error("empty parentheses", prev.start_pos, at + 1 - prev.start_pos)
-    if tok.type == "RPAR" and depth == 0:
+        return error("empty parentheses", prev.start_pos or 0, at + 1 - (prev.start_pos or 0))
+    if tok.type == "RPAR" and not opened:
         return error("unbalanced ')': there is no '(' before it")
     if tok.type == "$END" and prev is not None and prev.type in ("AND", "OR", "NOT"):
-        assert prev.start_pos is not None
         return error(f"the filter ends with '{prev}': expected a primitive after it",
-                     prev.start_pos, len(prev))
-    if tok.type == "$END" and depth > 0:
-        first = opened[-1]
-        assert first.start_pos is not None
-        return error("missing ')': this '(' is never closed", first.start_pos, 1)
+                     *where(prev))
+    if tok.type == "$END" and opened and "RPAR" in accepts:
+        return error("missing ')': this '(' is never closed", where(opened[-1])[0], 1)
     if tok.type in ("AND", "OR") and prev is None:
         return error(f"'{tok}' needs a primitive before it")
     if tok.type in _RELOPS and prev is not None and prev.type in _QUALIFIER_TOKENS:
-        return error(f"'{tok}' does not go after '{prev}': pcap-filter writes the value "
-                     f"right after the qualifier, as in '{prev} 80' or '{prev} 10.0.0.1'")
+        return error(f"'{tok}' does not go after '{prev}': write the value right after the "
+                     f"qualifier, as in '{_EXAMPLES.get(prev.type, f'{prev} 10.0.0.1')}'")
     if tok.type in _RELOPS and prev is not None and prev.type in _VALUE_TOKENS - {"NUM"}:
         return error(f"'{tok}' compares numbers, not names or addresses: match a value with "
-                     "a qualifier instead, e.g. 'host 10.0.0.1' or 'port 80'")
+                     "a qualifier instead, as in 'host 10.0.0.1' or 'port 80'")
     if tok.type == "ID":
-        hint = _did_you_mean(str(tok), expected)
+        hint = _did_you_mean(str(tok), accepts)
         if hint:
             return error(f"unknown keyword '{tok}' ({hint})")
+    if len(before) == 1 and prev is not None and prev.type in _VALUE_TOKENS and \
+            not accepts & {"AND", "OR"}:
+        return error(_needs_qualifier(prev), *where(prev))
     if tok.type in _VALUE_TOKENS and prev is None:
-        return error(f"{_shown(tok)} needs a qualifier before it, e.g. 'host {tok}' or "
-                     f"'port {tok}'")
-    return error(f"unexpected {_shown(tok)}: expected {_expected_phrase(expected)}")
+        return error(_needs_qualifier(tok))
+    if tok.type in _KEYWORD_TYPES and "ID" in accepts and "HOST" not in accepts:
+        return error(f"'{tok}' is a keyword, not a value: write '\\{tok}' to use it as a name")
+    if {"AND", "OR"} <= accepts and tok.type in _PRIMITIVE_STARTS:
+        return error(f"missing 'and' or 'or' before {_shown(tok)}")
+    return error(f"unexpected {_shown(tok)}: expected {_expected_phrase(accepts)}")
 
 
-def _did_you_mean(word: str, expected: set[str]) -> str | None:
+def _needs_qualifier(tok: Token) -> str:
+    examples = {"NUM": ("port", "proto"), "HID": ("host", "net"), "HID6": ("host", "net"),
+                "EID": ("ether host", "ether src")}.get(tok.type, ("host", "port"))
+    return (f"'{tok}' needs a qualifier before it, as in '{examples[0]} {tok}' or "
+            f"'{examples[1]} {tok}'")
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Optimal-string-alignment distance: a transposition ('tpc' -> 'tcp') costs 1."""
+    d = [[i + j if i * j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[len(a)][len(b)]
+
+
+def _did_you_mean(word: str, accepts: set[str]) -> str | None:
+    """Keywords within one edit (two for words of five letters or more) of ``word``,
+    preferring those the parser would accept at this point."""
     import difflib  # error path only
 
-    pool = [w for w, t in KEYWORDS.items() if t in expected and w.isalnum()]
-    if not pool:
-        pool = [w for w in KEYWORDS if w.isalnum()]
-    matches = difflib.get_close_matches(word.lower(), pool, n=2, cutoff=0.6)
-    if not matches:
-        return None
-    return "did you mean " + " or ".join(f"'{m}'" for m in matches) + "?"
+    lowered = word.lower()
+    if lowered != word and lowered in KEYWORDS:
+        return f"keywords are lowercase: did you mean '{lowered}'?"
+    limit = 1 if len(word) < 5 else 2
+    everything = [w for w in KEYWORDS if w.isalnum()]
+    for pool in ([w for w in everything if KEYWORDS[w] in accepts], everything):
+        scored = sorted((_edit_distance(lowered, w), w not in _COMMON_KEYWORDS,
+                         -difflib.SequenceMatcher(None, lowered, w).ratio(), w) for w in pool)
+        best = [w for dist, rare, _, w in scored
+                if dist <= limit and (dist, rare) == scored[0][:2]][:2]
+        if best:
+            return "did you mean " + " or ".join(f"'{m}'" for m in best) + "?"
+    return None
 
 
-def _wireshark(source: str, tokens: list[Token]) -> FilterSyntaxError | None:
-    """Recognise Wireshark display-filter fields (``tcp.port == 80``) and translate them."""
-    for i, tok in enumerate(tokens):
+def _wireshark(source: str, tokens: list[Token], upto: int) -> FilterSyntaxError | None:
+    """Recognise Wireshark display-filter fields (``tcp.port == 80``) at or before the failure
+    and translate the comparison when it is a common one."""
+    for i, tok in enumerate(tokens[:upto + 1]):
         if tok.type != "ID" or not _WIRESHARK_FIELD_RE.fullmatch(str(tok)):
             continue
         field = str(tok)
         rest = tokens[i + 1:i + 3]
         value = str(rest[1]) if len(rest) == 2 and rest[0].type in _RELOPS else None
-        if field in _WIRESHARK_HINTS and value is not None:
+        op = str(rest[0]) if value is not None else ""
+        if field == "frame.len" and value is not None:
+            suggestion = f"len {'=' if op == '==' else op} {value}"
+        elif field in _WIRESHARK_HINTS and op in ("==", "="):
             suggestion = _WIRESHARK_HINTS[field].format(value)
         else:
             proto = field.split(".", 1)[0]
             suggestion = _WIRESHARK_PROTOS.get(proto, proto) or "len"
-        assert tok.start_pos is not None
+        assert tok.start_pos is not None and tok.end_pos is not None
         return FilterSyntaxError(
             f"'{field}' is Wireshark display-filter syntax, not pcap-filter: "
-            f"try '{suggestion}'", source, tok.start_pos, len(source[tok.start_pos:tok.end_pos]))
+            f"try '{suggestion}'", source, tok.start_pos, tok.end_pos - tok.start_pos)
     return None
 
 
@@ -919,12 +1017,16 @@ def unparse(expr: nodes.Expr) -> str:
     match expr:
         case nodes.Empty():
             return ""
-        case nodes.And(left, right) | nodes.Or(left, right):
-            word = "and" if isinstance(expr, nodes.And) else "or"
-            right_text = unparse(right)
-            if isinstance(right, (nodes.And, nodes.Or)):
-                right_text = f"({right_text})"
-            return f"{unparse(left)} {word} {right_text}"
+        case nodes.And() | nodes.Or():
+            parts: list[str] = []
+            node: nodes.Expr = expr
+            while isinstance(node, (nodes.And, nodes.Or)):  # left spine, without recursion
+                right_text = unparse(node.right)
+                if isinstance(node.right, (nodes.And, nodes.Or)):
+                    right_text = f"({right_text})"
+                parts.append(f"{'and' if isinstance(node, nodes.And) else 'or'} {right_text}")
+                node = node.left
+            return " ".join([unparse(node), *reversed(parts)])
         case nodes.Not(operand):
             inner = unparse(operand)
             if isinstance(operand, (nodes.And, nodes.Or)):
