@@ -357,6 +357,20 @@ def any_of(*preds: Pred) -> Pred:
     return FALSE if result is None else result
 
 
+def _chain(pred: Pred, kind: type[And] | type[Or]) -> list[Pred]:
+    """The operands of a nested chain of one connective, in source order."""
+    out: list[Pred] = []
+    stack: list[Pred] = [pred]
+    while stack:
+        p = stack.pop()
+        if isinstance(p, kind):
+            stack.append(p.right)
+            stack.append(p.left)
+        else:
+            out.append(p)
+    return out
+
+
 def build(b: Builder, pred: Pred, if_true: Node, if_false: Node) -> Node:
     """The CFG deciding ``pred``: continues at ``if_true`` or ``if_false``.
 
@@ -367,10 +381,18 @@ def build(b: Builder, pred: Pred, if_true: Node, if_false: Node) -> Node:
             return b.branch(pred, if_true, if_false)
         case Always(value=v):
             return if_true if v else if_false
-        case And(left=l, right=r):
-            return build(b, l, build(b, r, if_true, if_false), if_false)
-        case Or(left=l, right=r):
-            return build(b, l, if_true, build(b, r, if_true, if_false))
+        case And():
+            # Chains of thousands (``host a or host b or ...``) are built right to left in a
+            # loop: recursion depth follows and/or alternation, not chain length.
+            node = if_true
+            for operand in reversed(_chain(pred, And)):
+                node = build(b, operand, node, if_false)
+            return node
+        case Or():
+            node = if_false
+            for operand in reversed(_chain(pred, Or)):
+                node = build(b, operand, if_true, node)
+            return node
         case Not(operand=o):
             return build(b, o, if_false, if_true)
         case Let(var=v, value=value, body=body):
