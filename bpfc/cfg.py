@@ -212,6 +212,11 @@ class Assign(Node):
     next: Node
 
 
+def _rejects(node: Node) -> bool:
+    """A fault returns 0, so a test leading only to ``return 0`` may fault harmlessly."""
+    return isinstance(node, Return) and node.k == 0
+
+
 class Builder:
     """Interns CFG nodes, so structurally equal subgraphs are one object.
 
@@ -233,9 +238,10 @@ class Builder:
     def branch(self, test: Test, if_true: Node, if_false: Node, *, evaluated: bool = False) -> Node:
         """The node testing ``test``. A test whose two edges agree is dropped only if dropping it
         cannot change the verdict: its values cannot fault, or (``evaluated``) the caller knows
-        they were already computed on every path here. libpcap drops such tests regardless,
+        they were already computed on every path here, or the edges reject (a fault rejects
+        too). libpcap drops such tests regardless,
         which is how its optimizer can accept a packet its unoptimized program rejects."""
-        if if_true is if_false and (evaluated or not test_can_fault(test)):
+        if if_true is if_false and (evaluated or _rejects(if_true) or not test_can_fault(test)):
             return if_true
         key = (test, id(if_true), id(if_false))
         node = self._branches.get(key)

@@ -225,7 +225,40 @@ def emit(root: cfg.Node, *, reuse_registers: bool = True) -> list[Insn]:
         for succ in cfg.successors(node):
             seen = entry.get(id(succ))
             entry[id(succ)] = gen.regs.copy() if seen is None else seen.meet(gen.regs)
-    return _layout(blocks)
+    return _layout(_cross_jump(blocks))
+
+
+def _cross_jump(blocks: list[_Block]) -> list[_Block]:
+    """Merge blocks whose instructions and targets are identical (cross-jumping).
+
+    Two blocks can emit the same code for different values, because each relies on what its
+    predecessors left in A: ``jeq #0x11`` tests the IPv4 protocol byte on one path and the IPv6
+    next header on another. Each predecessor still runs exactly the code it ran before, so the
+    merge is sound. The last of the duplicates in layout order is kept, so every jump into it
+    still goes forward.
+    """
+    canon: dict[int, cfg.Node] = {}
+    kept: dict[tuple[object, ...], cfg.Node] = {}
+
+    def rep(node: cfg.Node) -> cfg.Node:
+        return canon.get(id(node), node)
+
+    for blk in reversed(blocks):
+        if blk.jump is not None:
+            code, k, t, f = blk.jump
+            blk.jump = (code, k, rep(t), rep(f))
+            key: tuple[object, ...] = (tuple(blk.body), code, k, id(blk.jump[2]), id(blk.jump[3]))
+        elif blk.next is not None:
+            blk.next = rep(blk.next)
+            key = (tuple(blk.body), "next", id(blk.next))
+        else:
+            key = (tuple(blk.body),)
+        same = kept.get(key)
+        if same is None:
+            kept[key] = blk.node
+        else:
+            canon[id(blk.node)] = same
+    return [blk for blk in blocks if id(blk.node) not in canon]
 
 
 def _layout(blocks: list[_Block]) -> list[Insn]:
