@@ -26,6 +26,7 @@ from .errors import ProgramError
 from .isa import Insn
 
 _LOAD_SIZE = {4: isa.BPF_W, 2: isa.BPF_H, 1: isa.BPF_B}
+_COMMUTATIVE = frozenset({"+", "*", "&", "|", "^"})
 
 
 @dataclass(slots=True)
@@ -112,6 +113,8 @@ class _ValueEmitter:
                 self.to_a(a)
                 self._emit(isa.BPF_ALU | cfg.ALU_CODES[op] | isa.BPF_K, k)
             case cfg.Alu(op=op, a=a, b=b):
+                if op in _COMMUTATIVE and self._better_in_x(a, b):
+                    a, b = b, a
                 self.a_and_x(a, b)
                 self._emit(isa.BPF_ALU | cfg.ALU_CODES[op] | isa.BPF_X)
             case _:
@@ -136,6 +139,13 @@ class _ValueEmitter:
                 self.to_a(value)
                 self._emit(isa.BPF_MISC | isa.BPF_TAX)
         self.regs.x = value
+
+    def _better_in_x(self, a: cfg.Value, b: cfg.Value) -> bool:
+        """Whether ``a`` (not ``b``) should go to X: it is there already, or loads there directly
+        while ``b`` does not (``4*([14]&0xf)`` is an ``ldxb``, so ``hdrlen + v`` computes ``v``)."""
+        if self.reuse and self.regs.x == a and self.regs.x != b:
+            return True
+        return _loads_x_directly(a) and not _loads_x_directly(b)
 
     def a_and_x(self, a: cfg.Value, x: cfg.Value) -> None:
         """Leave ``a`` in A and ``x`` in X (for ``op x`` and ``jxx x``)."""
@@ -212,7 +222,10 @@ def emit(root: cfg.Node, *, reuse_registers: bool = True) -> list[Insn]:
                     gen.to_a(test.value)
                     block.jump = (code | isa.BPF_K, test.operand.k, t, f)
                 else:
-                    gen.a_and_x(test.value, test.operand)
+                    value, operand = test.value, test.operand
+                    if test.op == "==" and gen._better_in_x(value, operand):
+                        value, operand = operand, value
+                    gen.a_and_x(value, operand)
                     block.jump = (code | isa.BPF_X, 0, t, f)
             case cfg.Assign(var=var, value=value, next=nxt):
                 gen.to_a(value)

@@ -247,6 +247,9 @@ def check(insns: Sequence[Insn]) -> None:
     constant shift by 32 or more; scratch indices below BPF_MEMWORDS; jumps in range (they can
     only go forward, so every path ends); ancillary loads only at offsets the kernel knows; the
     last instruction a return; and no scratch slot read before it is written on every path.
+    Then the one rule that is not the classic checker's: the kernel converts every accepted
+    program to eBPF and refuses it when a converted jump no longer fits eBPF's 16-bit offset
+    (``check_conversion_jumps``).
     """
     n = len(insns)
     if n == 0:
@@ -279,6 +282,7 @@ def check(insns: Sequence[Insn]) -> None:
     if not is_return(insns[-1].code):
         raise ProgramError("the last instruction must be a return", n - 1)
     _check_scratch_reads(insns)
+    check_conversion_jumps(insns)
 
 
 def _check_fields(insn: Insn, pc: int) -> None:
@@ -313,6 +317,142 @@ def _check_scratch_reads(insns: Sequence[Insn]) -> None:
             masks[pc + 1 + insn.jt] &= valid
             masks[pc + 1 + insn.jf] &= valid
             valid = everything
+
+
+# --- the kernel's cBPF -> eBPF conversion (net/core/filter.c, bpf_convert_filter) -------------
+#
+# After ``bpf_check_classic`` accepts a program, ``bpf_migrate_filter`` rewrites it as eBPF, and
+# ``bpf_convert_filter`` returns -EINVAL (the attach fails with EINVAL) when a classic jump, once
+# every instruction before its target has been expanded, no longer fits ``struct bpf_insn.off``,
+# an s16. The sizes below are those of the x86-64 and arm64 builds: efficient unaligned access
+# (``CONFIG_HAVE_EFFICIENT_UNALIGNED_ACCESS``), little-endian bitfields.
+
+S16_MAX = 0x7FFF
+
+#: eBPF instructions before the first converted one: A = 0, X = 0, CTX saved; and, when the
+#: program reads the packet (``seen_ld_abs``), four more caching skb->data and the head length.
+CONVERSION_PROLOGUE = 3
+CONVERSION_PROLOGUE_LD_ABS = 4
+
+#: eBPF instructions for each ancillary load (``convert_bpf_extensions``), whatever its width.
+CONVERTED_ANCILLARY = {
+    SKF_AD_PROTOCOL: 2,  # load, ntohs
+    SKF_AD_PKTTYPE: 2,  # load, mask
+    SKF_AD_IFINDEX: 4,  # load skb->dev, test NULL, exit, load field
+    SKF_AD_HATYPE: 4,
+    SKF_AD_MARK: 1,
+    SKF_AD_RXHASH: 1,
+    SKF_AD_QUEUE: 1,
+    SKF_AD_VLAN_TAG: 1,
+    SKF_AD_VLAN_TAG_PRESENT: 3,  # load, test, set 1
+    SKF_AD_VLAN_TPID: 2,  # load, ntohs
+    SKF_AD_PAY_OFFSET: 4,  # three argument moves and a helper call
+    SKF_AD_NLATTR: 4,
+    SKF_AD_NLATTR_NEST: 4,
+    SKF_AD_CPU: 4,
+    SKF_AD_RANDOM: 4,
+    SKF_AD_ALU_XOR_X: 1,  # A ^= X
+}
+
+
+def _s32(k: int) -> int:
+    return k - (1 << 32) if k & 0x80000000 else k
+
+
+def _converted_packet_load(code: int, k: int) -> int:
+    """eBPF instructions for ``ld [k]`` / ``ld [x + k]`` (``convert_bpf_ld_abs``).
+
+    A direct load at a non-negative offset gets an inline fast path (headlen check, load, byte
+    swap for h and w, jump over the slow path), with an extra subtraction when k is not 0 and a
+    two-instruction address computation when k does not fit the s16 load offset. Every load
+    then has the slow path: four argument moves (plus an add for ``[x + k]`` with k not 0), the
+    helper call, and the sign test, clear and exit that make a failed load return 0.
+    """
+    n = 0
+    indirect = BPF_MODE(code) == BPF_IND
+    if not indirect and _s32(k) >= 0:
+        n += 4 + (k != 0) + (2 if k > S16_MAX else 0) + (BPF_SIZE(code) != BPF_B)
+    return n + 8 + (indirect and k != 0)
+
+
+def converted_jumps(insn: Insn) -> tuple[int, tuple[tuple[int, int], ...]]:
+    """How ``bpf_convert_filter`` expands one classic instruction that ``check`` accepts: the
+    number of eBPF instructions, and each jump among them whose offset the conversion checks,
+    as (its position in the expansion, the classic offset it takes: jt, jf or k).
+
+    Conditional jumps: a K operand with the top bit set is first moved into a register (one
+    more instruction), because eBPF immediates are signed. ``jf == 0`` gives one jump to jt;
+    ``jt == 0`` gives one inverted jump to jf (jne, jle, jlt), except for ``jset``, which has no
+    inverse; otherwise a jump to jt followed by ``ja`` to jf.
+    """
+    code, k = insn.code, insn.k
+    cls = BPF_CLASS(code)
+    if cls == BPF_JMP:
+        if code == BPF_JMP | BPF_JA:
+            return 1, ((0, k),)
+        at = int(BPF_SRC(code) == BPF_K and k >= 0x80000000)
+        if insn.jf == 0:
+            return at + 1, ((at, insn.jt),)
+        if insn.jt == 0 and BPF_OP(code) != BPF_JSET:
+            return at + 1, ((at, insn.jf),)
+        return at + 2, ((at, insn.jt), (at + 1, insn.jf))
+    if cls == BPF_LD and BPF_MODE(code) == BPF_ABS and k >= SKF_AD_OFF:
+        return CONVERTED_ANCILLARY[k - SKF_AD_OFF], ()
+    if cls == BPF_LD and BPF_MODE(code) in (BPF_ABS, BPF_IND):
+        return _converted_packet_load(code, k), ()
+    if code == BPF_LDX | BPF_B | BPF_MSH:
+        # X = A; A = byte [k]; A &= 0xf; A <<= 2; then swap A and X through a temporary.
+        return 1 + _converted_packet_load(BPF_LD | BPF_B | BPF_ABS, k) + 5, ()
+    if code in (BPF_ALU | BPF_DIV | BPF_X, BPF_ALU | BPF_MOD | BPF_X):
+        # Truncate X, and return 0 when it is 0, before dividing.
+        return 5, ()
+    if code == BPF_RET | BPF_K:
+        return 2, ()  # r0 = k; exit
+    return 1, ()
+
+
+def _reads_packet(insn: Insn) -> bool:
+    """Whether the conversion sets ``seen_ld_abs`` for this instruction."""
+    code = insn.code
+    if code == BPF_LDX | BPF_B | BPF_MSH:
+        return True
+    if BPF_CLASS(code) != BPF_LD:
+        return False
+    return BPF_MODE(code) == BPF_IND or (BPF_MODE(code) == BPF_ABS and insn.k < SKF_AD_OFF)
+
+
+def check_conversion_jumps(insns: Sequence[Insn]) -> None:
+    """Refuse what the kernel refuses while converting the program to eBPF.
+
+    ``bpf_convert_filter`` places each classic instruction at an eBPF address (the prologue
+    first), and checks each jump it emits with ``BPF_EMIT_JMP``: the offset from the jump to the
+    target's address must fit an s16. It runs the conversion twice; in the first run the
+    addresses of instructions not yet reached are still 0, and every jump is forward, so a jump
+    placed beyond address 32767 fails there even when its target is near. So each converted jump
+    at address ``a`` to a target at ``t`` needs ``a <= 32767`` and ``t - a - 1 <= 32767``.
+    Expects a program that passes the classic checks; linear in its length.
+    """
+    sizes = [converted_jumps(insn) for insn in insns]
+    address = CONVERSION_PROLOGUE
+    if any(_reads_packet(insn) for insn in insns):
+        address += CONVERSION_PROLOGUE_LD_ABS
+    addrs: list[int] = []
+    for count, _ in sizes:
+        addrs.append(address)
+        address += count
+    for pc, (_, jumps) in enumerate(sizes):
+        for slot, delta in jumps:
+            at = addrs[pc] + slot
+            if at > S16_MAX:
+                raise ProgramError(
+                    f"the kernel's cBPF-to-eBPF conversion would place this jump at eBPF "
+                    f"instruction {at}, past its conversion limit of {S16_MAX}", pc)
+            offset = addrs[pc + delta + 1] - at - 1
+            if offset > S16_MAX:
+                raise ProgramError(
+                    f"the kernel's cBPF-to-eBPF conversion turns the jump to instruction "
+                    f"{pc + delta + 1} into an eBPF offset of {offset}, past its conversion "
+                    f"limit of {S16_MAX}", pc)
 
 
 def is_valid(insns: Sequence[Insn]) -> bool:
