@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from .. import cfg
 from .jump_threading import thread_jumps
+from .reorder_chains import reorder_chains
 from .simplify_tests import simplify_tests
 
 Pass = Callable[[cfg.Node, cfg.Builder], cfg.Node]
@@ -20,6 +21,7 @@ Pass = Callable[[cfg.Node, cfg.Builder], cfg.Node]
 PASSES: tuple[tuple[str, Pass], ...] = (
     ("simplify-tests", simplify_tests),
     ("jump-threading", thread_jumps),
+    ("reorder-chains", reorder_chains),
 )
 
 MAX_ROUNDS = 8
