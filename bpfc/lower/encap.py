@@ -8,15 +8,15 @@ inside a PPPoE session.
 
 ``geneve`` and ``vxlan`` headers sit behind an IPv4 header of run-time length (or IPv6), so the
 inner offsets are only known at run time: they become ``cfg.Var``s assigned when the tunnel test
-succeeds (libpcap keeps them in scratch registers the same way). On paths where the tunnel test
-failed those variables are unassigned, as libpcap's registers are: ``geneve or ip`` means
-nothing sensible on either.
+succeeds (libpcap keeps them in scratch registers the same way). Where the test fails libpcap
+leaves its registers unset; we set them to the outer offsets, so ``geneve or udp port 53`` is a
+valid program (the kernel refuses libpcap's) meaning "Geneve, or UDP port 53 outside".
 """
 
 from __future__ import annotations
 
 from .. import cfg, isa, linktypes, nodes
-from ..cfg import TRUE, Const, Pred, Value, all_of, any_of
+from ..cfg import FALSE, TRUE, Const, Pred, Value, all_of, any_of
 from . import link, net
 from .context import Context
 from .link import eq, masked_eq
@@ -151,6 +151,7 @@ def tunnel(ctx: Context, kind: str, vni: int | None, node: object = None) -> Pre
             pred = all_of(pred, masked_eq(cfg.load(cfg.add(header, 4), 4), 0xFFFFFF00, vni << 8))
         return all_of(pred, cfg.Let(start, header, TRUE))
 
+    before = ctx.layout
     nl = ctx.network_offset()
     udp4 = net.ipv4_transport_offset(ctx)
     over_ipv4 = all_of(link.network_protocol(ctx, link.ETHERTYPE_IP),
@@ -160,29 +161,29 @@ def tunnel(ctx: Context, kind: str, vni: int | None, node: object = None) -> Pre
     over_ipv6 = all_of(link.network_protocol(ctx, link.ETHERTYPE_IPV6),
                        eq(cfg.load(cfg.add(nl, 6), 1), IPPROTO_UDP),
                        eq(cfg.load(cfg.add(udp6, 2), 2), port), header_check(udp6))
-    found = any_of(over_ipv4, over_ipv6)
-    inner = _geneve_inner(ctx, start) if kind == "geneve" else _vxlan_inner(ctx, start)
-    return all_of(found, inner)
-
-
-def _geneve_inner(ctx: Context, start: cfg.Var) -> Pred:
-    """Where the Geneve payload is: after 8 bytes plus the options (6 bits, in words); an
-    Ethernet header follows if the protocol type is Transparent Ethernet Bridging."""
     b = ctx.builder
     end, linktype, payload = b.new_var(), b.new_var(), b.new_var()
+    if kind == "geneve":
+        inner = _geneve_inner(start, end, linktype, payload)
+    else:
+        inner = cfg.Let(end, cfg.add(start, 8), cfg.Let(linktype, cfg.add(start, 20),
+                                                       cfg.Let(payload, cfg.add(start, 22), TRUE)))
+    # Where the tunnel test fails, the inner offsets are the outer ones, so that a primitive
+    # after "geneve or" reads the outer packet instead of unset scratch memory (libpcap leaves
+    # its registers unset there: its bpf_filter reads garbage and the kernel refuses the program).
+    unchanged = cfg.Let(end, before.linkhdr or Const(0), cfg.Let(
+        linktype, before.linktype or Const(0), cfg.Let(payload, nl, FALSE)))
+    ctx.shift(dlt=linktypes.DLT_EN10MB, linkhdr=end, linktype=linktype, linkpl=payload, nl=0,
+              tunnel=kind)
+    return any_of(all_of(any_of(over_ipv4, over_ipv6), inner), unchanged)
+
+
+def _geneve_inner(start: cfg.Var, end: cfg.Var, linktype: cfg.Var, payload: cfg.Var) -> Pred:
+    """Where the Geneve payload is: after 8 bytes plus the options (6 bits, in words); an
+    Ethernet header follows if the protocol type is Transparent Ethernet Bridging, else the
+    payload is the network layer and the protocol type is its EtherType."""
     options = cfg.Alu("*", cfg.Alu("&", cfg.load(start, 1), Const(0x3F)), Const(4))
     ethernet = all_of(eq(cfg.load(cfg.add(start, 2), 2), ETHERTYPE_TEB),
                       cfg.Let(linktype, cfg.add(end, 12), cfg.Let(payload, cfg.add(end, 14), TRUE)))
     bare = cfg.Let(linktype, cfg.add(start, 2), cfg.Let(payload, end, TRUE))
-    pred = cfg.Let(end, cfg.add(cfg.Alu("+", options, start), 8), any_of(ethernet, bare))
-    ctx.shift(dlt=linktypes.DLT_EN10MB, linkhdr=end, linktype=linktype, linkpl=payload, nl=0,
-              tunnel="geneve")
-    return pred
-
-
-def _vxlan_inner(ctx: Context, start: cfg.Var) -> Pred:
-    """A VXLAN header is 8 bytes and always carries an Ethernet frame."""
-    ctx.shift(dlt=linktypes.DLT_EN10MB, linkhdr=cfg.add(start, 8), linktype=cfg.add(start, 20),
-              linkpl=cfg.add(start, 22), nl=0, tunnel="vxlan")
-    return TRUE
-
+    return cfg.Let(end, cfg.add(cfg.Alu("+", options, start), 8), any_of(ethernet, bare))
