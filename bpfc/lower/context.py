@@ -23,6 +23,7 @@ from ..errors import FilterSemanticError
 from ..linktypes import LinkType
 
 ByteOrder = Literal["little", "big"]
+ZERO: cfg.Value = cfg.Const(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +43,9 @@ class Layout:
     linkpl: cfg.Value
     nl: int = 0
     nl_nosnap: int = 0
-    #: Offset of an Ethernet header still in front of us (``ether host`` after ``vlan`` etc.):
-    #: ``None`` where the link has no MAC header.
-    linkhdr: cfg.Value | None = None
+    #: Start of the current link-layer header (libpcap's off_linkhdr): 0, except after
+    #: ``pppoes`` (the PPP header) and inside tunnels (the inner frame).
+    linkhdr: cfg.Value = ZERO
     #: MPLS labels seen so far (libpcap's label_stack_depth): after ``mpls`` the next protocol
     #: is guessed from the version nibble, not from a type field.
     mpls_depth: int = 0
@@ -60,8 +61,7 @@ class Layout:
 
 #: Initial layouts of the link types this compiler lowers (gencode.c's init_linktype()).
 _LAYOUTS: dict[int, Layout] = {
-    linktypes.DLT_EN10MB: Layout(linktypes.DLT_EN10MB, cfg.Const(12), cfg.Const(14), 0, 3,
-                                 linkhdr=cfg.Const(0)),
+    linktypes.DLT_EN10MB: Layout(linktypes.DLT_EN10MB, cfg.Const(12), cfg.Const(14), 0, 3),
     linktypes.DLT_LINUX_SLL: Layout(linktypes.DLT_LINUX_SLL, cfg.Const(14), cfg.Const(16)),
     linktypes.DLT_LINUX_SLL2: Layout(linktypes.DLT_LINUX_SLL2, cfg.Const(0), cfg.Const(20)),
     linktypes.DLT_RAW: Layout(linktypes.DLT_RAW, None, cfg.Const(0)),

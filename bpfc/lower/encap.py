@@ -171,7 +171,7 @@ def tunnel(ctx: Context, kind: str, vni: int | None, node: object = None) -> Pre
     # Where the tunnel test fails, the inner offsets are the outer ones, so that a primitive
     # after "geneve or" reads the outer packet instead of unset scratch memory (libpcap leaves
     # its registers unset there: its bpf_filter reads garbage and the kernel refuses the program).
-    unchanged = cfg.Let(end, before.linkhdr or Const(0), cfg.Let(
+    unchanged = cfg.Let(end, before.linkhdr, cfg.Let(
         linktype, before.linktype or Const(0), cfg.Let(payload, nl, FALSE)))
     ctx.shift(dlt=linktypes.DLT_EN10MB, linkhdr=end, linktype=linktype, linkpl=payload, nl=0,
               tunnel=kind)

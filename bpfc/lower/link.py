@@ -158,9 +158,9 @@ def network_protocol(ctx: Context, ll_proto: int) -> Pred:
         return _linux_sll(ctx, ll_proto)
     if dlt == linktypes.DLT_RAW:
         if ll_proto == ETHERTYPE_IP:
-            return masked_eq(cfg.load(0, 1), 0xF0, 0x40)
+            return masked_eq(cfg.load(lay.linkhdr, 1), 0xF0, 0x40)
         if ll_proto == ETHERTYPE_IPV6:
-            return masked_eq(cfg.load(0, 1), 0xF0, 0x60)
+            return masked_eq(cfg.load(lay.linkhdr, 1), 0xF0, 0x60)
         return FALSE
     if dlt == linktypes.DLT_IPV4:
         return TRUE if ll_proto == ETHERTYPE_IP else FALSE
@@ -237,7 +237,6 @@ def _mpls_payload(ctx: Context, ll_proto: int) -> Pred:
     return all_of(bottom, masked_eq(cfg.load(nl, 1), 0xF0, versions[ll_proto]))
 
 
-
 # ---------------------------------------------------------------------------------------------
 # MAC addresses (gen_ehostop), link-level broadcast/multicast, packet metadata.
 
@@ -254,7 +253,7 @@ def _tunnel_has_mac(ctx: Context) -> Pred:
     """Inside ``geneve`` the payload may be bare IP: a MAC header exists only if the link
     payload starts after the link header (libpcap's gen_geneve_ll_check)."""
     lay = ctx.layout
-    if lay.tunnel == "geneve" and lay.linkhdr is not None:
+    if lay.tunnel == "geneve":
         return cfg.Not(Test(lay.linkhdr, "==", lay.linkpl))
     return TRUE
 
@@ -268,7 +267,6 @@ def ether_host(ctx: Context, mac: bytes, direction: str | None, node: object = N
 
 def _mac_compare(ctx: Context, mac: bytes, direction: str | None, node: object) -> Pred:
     header = ctx.layout.linkhdr
-    assert header is not None
     match direction:
         case "src":
             return byte_compare(cfg.add(header, 6), mac)
@@ -298,7 +296,6 @@ def ether_multicast(ctx: Context, node: object = None) -> Pred:
         ctx.error("link-layer multicast filters supported only on ethernet/FDDI/token ring/"
                   "ARCNET/802.11/ATM LANE/Fibre Channel", node)
     header = ctx.layout.linkhdr
-    assert header is not None
     return all_of(_tunnel_has_mac(ctx), Test(cfg.load(header, 1), "&", Const(1)))
 
 
@@ -319,9 +316,9 @@ def direction(ctx: Context, node: nodes.PacketDirection) -> Pred:
     """
     dlt = ctx.layout.dlt
     if dlt == linktypes.DLT_LINUX_SLL:
-        outgoing = eq(cfg.load(_link_header(ctx), 2), LINUX_SLL_OUTGOING)
+        outgoing = eq(cfg.load(ctx.layout.linkhdr, 2), LINUX_SLL_OUTGOING)
     elif dlt == linktypes.DLT_LINUX_SLL2:
-        outgoing = eq(cfg.load(cfg.add(_link_header(ctx), 10), 1), LINUX_SLL_OUTGOING)
+        outgoing = eq(cfg.load(cfg.add(ctx.layout.linkhdr, 10), 1), LINUX_SLL_OUTGOING)
     elif ctx.live:
         outgoing = eq(cfg.Ancillary(isa.SKF_AD_PKTTYPE, 2), LINUX_SLL_OUTGOING)
     else:
@@ -333,15 +330,10 @@ def direction(ctx: Context, node: nodes.PacketDirection) -> Pred:
 def ifindex(ctx: Context, node: nodes.IfIndex) -> Pred:
     """``ifindex N``: the interface index of a LINUX_SLL2 header, or the socket's (live)."""
     if ctx.layout.dlt == linktypes.DLT_LINUX_SLL2:
-        return eq(cfg.load(cfg.add(_link_header(ctx), 4), 4), node.index & 0xFFFFFFFF)
+        return eq(cfg.load(cfg.add(ctx.layout.linkhdr, 4), 4), node.index & 0xFFFFFFFF)
     if ctx.live:
         return eq(cfg.Ancillary(isa.SKF_AD_IFINDEX, 4), node.index & 0xFFFFFFFF)
     ctx.error(f"ifindex not supported on {description(ctx)} when reading savefiles", node)
-
-
-def _link_header(ctx: Context) -> Value:
-    header = ctx.layout.linkhdr
-    return header if header is not None else Const(0)
 
 
 _MTP2 = {"fisu", "lssu", "msu"}
