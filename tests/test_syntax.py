@@ -699,7 +699,7 @@ def test_unparse_means_the_same_to_libpcap(expr: str) -> None:
     assert again.insns == insns, f"{expr!r} unparsed as {text!r} compiles differently"
 
 
-def Q(proto: str | None = None, dir: str | None = None, kind: str | None = None,  # noqa: A002
+def Q(proto: str | None = None, dir: str | None = None, kind: str | None = None,
       ) -> nodes.Qualifiers:
     return nodes.Qualifiers(proto, dir, kind)  # type: ignore[arg-type]
 
