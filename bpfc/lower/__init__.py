@@ -9,17 +9,16 @@ before right, whatever the connective), because libpcap's encapsulation primitiv
 - ``net``: IPv4/IPv6/ARP protocols, hosts, nets, gateways, broadcast/multicast;
 - ``encap``: vlan, mpls, pppoed/pppoes, geneve, vxlan;
 - ``misc``: the non-IP protocol families (AppleTalk, DECnet, ISO, IPX, NetBEUI, STP, LLC ...);
-- ``transport``/``arith``/``protochain`` (another owner): ports, transport protocols, relations.
+- ``transport``/``arith``/``protochain``: ports, transport protocols, relations.
 """
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
 from typing import assert_never
 
 from .. import cfg, nodes
 from ..cfg import Pred
+from . import arith, encap, link, misc, net, transport
 from .context import Context
 
 __all__ = ["Context", "lower"]
@@ -49,8 +48,6 @@ def _negate(pred: Pred) -> Pred:
 
 
 def _primitive(expr: nodes.Primitive, ctx: Context) -> Pred:
-    from . import encap, link, misc, net
-
     match expr:
         case nodes.Match():
             return _match(expr, ctx)
@@ -69,26 +66,18 @@ def _primitive(expr: nodes.Primitive, ctx: Context) -> Pred:
         case nodes.Llc():
             return misc.llc(ctx, expr)
         case nodes.LengthCheck():
-            result: Pred = _family("arith").lower_length(ctx, expr)
-            return result
+            return arith.lower_length(ctx, expr)
         case nodes.ByteOp():
-            result = _family("arith").lower_byteop(ctx, expr)
-            return result
+            return arith.lower_byteop(ctx, expr)
         case nodes.Relation():
-            result = _family("arith").lower_relation(ctx, expr)
-            return result
+            return arith.lower_relation(ctx, expr)
         case nodes.PfField() | nodes.Wlan() | nodes.Atm() | nodes.Mtp():
             return link.unsupported_family(ctx, expr)
         case _:
             assert_never(expr)
 
 
-def _family(name: str) -> ModuleType:
-    """A lowering module of the other owner (transport, arith), imported when first needed."""
-    return importlib.import_module(f"{__name__}.{name}")
-
-
-#: Bare protocol names handled by ``transport`` (another owner).
+#: Bare protocol names handled by ``transport``.
 TRANSPORT_ABBREVS = frozenset({
     "tcp", "udp", "sctp", "icmp", "icmp6", "igmp", "igrp", "pim", "vrrp", "carp", "ah", "esp",
 })
@@ -97,24 +86,17 @@ TRANSPORT_ABBREVS = frozenset({
 def _match(m: nodes.Match, ctx: Context) -> Pred:
     """``[proto] [dir] [kind] id``: ports and protochain belong to ``transport``; ``proto`` to
     ``misc``; host, net, gateway and unqualified ids (libpcap's Q_DEFAULT) to ``net``."""
-    from . import misc, net
-
     kind = m.quals.kind
     if kind in ("port", "portrange"):
-        result: Pred = _family("transport").lower_port(ctx, m)
-        return result
+        return transport.lower_port(ctx, m)
     if kind == "protochain":
-        result = _family("transport").lower_protochain(ctx, m)
-        return result
+        return transport.lower_protochain(ctx, m)
     if kind == "proto":
         return misc.lower_proto(ctx, m)
     return net.lower_address(ctx, m)
 
 
 def _proto_abbrev(proto: str, node: nodes.ProtoAbbrev, ctx: Context) -> Pred:
-    from . import misc
-
     if proto in TRANSPORT_ABBREVS:
-        result: Pred = _family("transport").lower_proto_abbrev(ctx, proto)
-        return result
+        return transport.lower_proto_abbrev(ctx, proto)
     return misc.proto_abbrev(ctx, proto, node)
