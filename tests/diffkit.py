@@ -334,6 +334,9 @@ def format_insns(insns: Sequence[Insn]) -> str:
 # --------------------------------------------------------------------------------------------
 # The diff.
 
+#: libpcap's refusal of an expression its optimizer reduced to "ret #0".
+REJECTS_ALL = "expression rejects all packets"
+
 Outcome = Literal["agree", "both-refuse", "libpcap-refuses", "bpfc-refuses", "differ"]
 
 
@@ -461,10 +464,16 @@ def compare(expr: str, dlt: str | int, ref: LibpcapProgram | PcapyProgram | str,
     if ref_error is not None or our_error is not None:
         outcome: Outcome = ("both-refuse" if ref_error and our_error
                             else "libpcap-refuses" if ref_error else "bpfc-refuses")
+        insns = () if our_error else tuple(ours.insns)
+        notes: tuple[str, ...] = ()
+        if ref_error == REJECTS_ALL and insns == (Insn(0x06, 0, 0, 0),):
+            notes = (("  bpfc's program is 'ret #0'; libpcap refuses any expression its "
+                      "optimizer reduces to that (pcap_compile: 'expression rejects all "
+                      "packets')"),)
         return DiffReport(**base, outcome=outcome, libpcap_error=ref_error,
                           bpfc_error=our_error,
                           libpcap_insns=() if isinstance(ref, str) else ref.insns,
-                          bpfc_insns=() if our_error else tuple(ours.insns))
+                          bpfc_insns=insns, notes=notes)
     assert not isinstance(ref, str)
     return _run_both(ref, ours, list(packets), base, max_shown)
 
@@ -575,3 +584,43 @@ def load_table(path: str | Path) -> tuple[Row, ...]:
                         _dotted(opts.get("netmask", "0.0.0.0")),
                         int(opts.get("snaplen", 262144)), number))
     return tuple(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# `python -m tests.diffkit [table]`: the table's outcome classes, for a quick look at the state.
+
+
+def summarize(rows: Iterable[Row]) -> dict[str, list[str]]:
+    """Outcome class -> case ids; a class is the outcome, plus the refusal text or, for packet
+    differences, whether libpcap's unoptimized program sides with bpfc."""
+    from tests.packets import packets_for
+
+    classes: dict[str, list[str]] = {}
+    for row in rows:
+        for dlt in row.dlts:
+            report = diff(row.expr, dlt, packets_for(dlt), snaplen=row.snaplen,
+                          netmask=row.netmask, reference=row.reference, max_shown=1)
+            key: str = report.outcome
+            if report.outcome == "libpcap-refuses":
+                key += f": {report.libpcap_error}"
+            elif report.outcome == "bpfc-refuses":
+                key += f": {report.bpfc_error}"
+            elif report.outcome == "differ":
+                key += (" (libpcap -O agrees with bpfc)"
+                        if any("optimizer changed" in note for note in report.notes) else "")
+            classes.setdefault(key, []).append(f"{row.id}-{dlt}")
+    return classes
+
+
+def _main(argv: Sequence[str]) -> None:
+    table = Path(argv[0]) if argv else Path(__file__).parent / "expressions" / "compile_diff.txt"
+    classes = summarize(load_table(table))
+    for key, ids in sorted(classes.items(), key=lambda item: -len(item[1])):
+        shown = "" if key in ("agree", "both-refuse") else "  " + " ".join(ids[:8])
+        print(f"{len(ids):5d}  {key}{shown}")
+
+
+if __name__ == "__main__":
+    import sys
+
+    _main(sys.argv[1:])
