@@ -519,8 +519,12 @@ class _Builder:
         span = _span(t)
         if q is None:
             shown = self.source[span[0]:span[1]]
-            message = (f"'{shown}' has no qualifier to reuse: the term before it is not a "
-                       f"'[proto] [dir] [type] value' primitive (write e.g. 'host {shown}')")
+            example = "port" if isinstance(value, nodes.Number) else \
+                "ether host" if isinstance(value, nodes.MAC) else "host"
+            message = (f"'{shown}' has no qualifiers to reuse: a bare value after 'and'/'or' "
+                       f"borrows them from the primitive before it (as 443 does in 'port 80 "
+                       f"or 443'), and that one has none; write them out, as in "
+                       f"'{example} {shown}'")
             if isinstance(value, (nodes.Name, nodes.Number)) or (
                     isinstance(value, nodes.IPv4) and value.prefix is None
                     and value.mask is None):
@@ -928,6 +932,10 @@ def _explain(source: str, exc: UnexpectedInput) -> FilterSyntaxError:
         hint = _did_you_mean(str(tok), accepts)
         if hint:
             return error(f"unknown keyword '{tok}' ({hint})")
+    if prev is not None and prev.type == "ID" and tok.type in _KEYWORD_TYPES:
+        hint = _did_you_mean(str(prev), set())  # 'dts port 3': the typo was taken as a value
+        if hint:
+            return error(f"unknown keyword '{prev}' ({hint})", *where(prev))
     if len(before) == 1 and prev is not None and prev.type in _VALUE_TOKENS and \
             not accepts & {"AND", "OR"}:
         return error(_needs_qualifier(prev), *where(prev))
