@@ -119,9 +119,21 @@ def network_payloads() -> tuple[tuple[str, bytes], ...]:
     return tuple(v4 + v6)
 
 
-def link_header(dlt: int, version: int) -> bytes:
-    """The link-layer header ``dlt`` puts before an IPv4 (4) or IPv6 (6) datagram."""
-    ethertype = 0x0800 if version == 4 else 0x86DD
+#: Non-IP payloads for the accessors of other network protocols (``arp[7]``, ``atalk[0]`` ...):
+#: (name, EtherType, payload); only link types with an EtherType field carry them.
+OTHER_PAYLOADS = (
+    ("arp request", 0x0806, bytes.fromhex("0001080006040001") + bytes(20)),
+    ("rarp reply", 0x8035, bytes.fromhex("0001080006040003") + bytes(20)),
+    ("atalk", 0x809B, bytes(24)), ("decnet", 0x6003, bytes(24)), ("sca", 0x6007, bytes(24)),
+    ("lat", 0x6004, bytes(24)), ("moprc", 0x6002, bytes(24)), ("mopdl", 0x6001, bytes(24)),
+)
+
+
+def link_header(dlt: int, version: int, ethertype: int | None = None) -> bytes:
+    """The link-layer header ``dlt`` puts before an IPv4 (4) or IPv6 (6) datagram, or before
+    a payload of another ``ethertype``."""
+    if ethertype is None:
+        ethertype = 0x0800 if version == 4 else 0x86DD
     match dlt:
         case 1:
             return bytes.fromhex("00112233445566778899aabb") + struct.pack(">H", ethertype)
@@ -146,12 +158,16 @@ def cut_lengths(link: int) -> tuple[int, ...]:
 @functools.cache
 def generated_packets(dlt: int) -> tuple[Packet, ...]:
     out: list[Packet] = []
-    for name, datagram in network_payloads():
-        frame = link_header(dlt, datagram[0] >> 4) + datagram
+    payloads = [(name, link_header(dlt, datagram[0] >> 4), datagram)
+                for name, datagram in network_payloads()]
+    if dlt in (EN10MB, LINUX_SLL, LINUX_SLL2):
+        payloads += [(name, link_header(dlt, 0, ethertype), payload)
+                     for name, ethertype, payload in OTHER_PAYLOADS]
+    for name, header, payload in payloads:
+        frame = header + payload
         out.append(Packet(frame, len(frame), name))
-        link = len(frame) - len(datagram)
         out.extend(Packet(frame[:n], len(frame), f"{name}[:{n}]")
-                   for n in cut_lengths(link) if n < len(frame))
+                   for n in cut_lengths(len(header)) if n < len(frame))
     return tuple(out)
 
 

@@ -89,7 +89,7 @@ def lower_byteop(ctx: Context, node: nodes.ByteOp) -> Pred:
     load the byte for those two (it tests whatever the accumulator held, 0 at the start of
     the program), so there it is ``ether[N] & M != 0`` that means what ``byte N & M`` says.
     """
-    byte = cfg.load(cfg.add(_link_header(ctx), node.offset & _MASK), 1)
+    byte = _load(cfg.add(_link_header(ctx), node.offset & _MASK), 1)
     k = Const(node.value & _MASK)
     match node.op:
         case "=":
@@ -223,19 +223,19 @@ def _accessor(ctx: Context, acc: nodes.Accessor) -> Operand:
         ctx.error("data size must be 1, 2, or 4", acc)
     proto = acc.proto
     if proto in LINK_ACCESSORS:
-        return Operand(cfg.load(_at(_link_header(ctx), index.value), acc.size), index.guards)
+        return Operand(_load(_at(_link_header(ctx), index.value), acc.size), index.guards)
     if proto in NETWORK_ACCESSORS:
-        value = cfg.load(_at(ctx.network_offset(), index.value), acc.size)
+        value = _load(_at(ctx.network_offset(), index.value), acc.size)
         guard = link.network_protocol(ctx, NETWORK_ACCESSORS[proto])
         return Operand(value, (*index.guards, guard))
     if proto in TRANSPORT_ACCESSORS:
-        value = cfg.load(_at(net.ipv4_transport_offset(ctx), index.value), acc.size)
+        value = _load(_at(net.ipv4_transport_offset(ctx), index.value), acc.size)
         guards = (link.network_protocol(ctx, link.ETHERTYPE_IP), *index.guards,
                   transport.lower_proto_abbrev(ctx, proto), net.ipv4_not_fragment(ctx))
         return Operand(value, guards)
     if proto == "icmp6":
         nl = ctx.network_offset()
-        value = cfg.load(_at(cfg.add(nl, 40), index.value), acc.size)
+        value = _load(_at(cfg.add(nl, 40), index.value), acc.size)
         next_header = Test(cfg.load(cfg.add(nl, 6), 1), "==", Const(transport.IPPROTO_ICMPV6))
         return Operand(value, (*index.guards, link.network_protocol(ctx, link.ETHERTYPE_IPV6),
                                next_header))
@@ -252,11 +252,33 @@ def _link_header(ctx: Context) -> Value:
 
 
 def _at(base: Value, index: Value) -> Value:
-    """``base + index`` shaped for ``ld [x + k]``: constants gathered into ``k``."""
+    """``base + index`` in the shape libpcap's optimized code has, which decides faults.
+
+    A constant index is folded into the load's constant (modulo 2**32, as libpcap's optimizer
+    does: ``tcp[13]`` is ``ld [x + 27]``, ``ip[0xffffffff]`` is ``ld [13]``). A computed index
+    stays whole in X, its own constant included, with the header's constant in the load:
+    ``ip[len - 16]`` is ``X = len - 16; ld [x + 14]``. Moving ``-16`` into the load's constant
+    would change the result, because ``bpf_filter`` checks ``x + k`` for unsigned overflow
+    instead of wrapping it.
+    """
     if isinstance(index, Const):
         return cfg.add(base, index)
     base_var, base_k = cfg.split_offset(base)
-    index_var, index_k = cfg.split_offset(index)
-    assert index_var is not None
-    var = index_var if base_var is None else cfg.Alu("+", base_var, index_var)
-    return cfg.add(var, (base_k + index_k) & _MASK)
+    var = index if base_var is None else cfg.Alu("+", index, base_var)
+    return cfg.Alu("+", var, Const(base_k))
+
+
+#: Where a constant offset that can be in no packet is loaded from instead (see ``_load``).
+BEYOND_ANY_PACKET = 0x7FFFFFFF
+
+
+def _load(offset: Value, size: int) -> cfg.Load:
+    """A load; a constant offset of 2**31 or more becomes ``BEYOND_ANY_PACKET``.
+
+    libpcap's ``bpf_filter`` faults on such an offset like on any other beyond the packet, but
+    the kernel reads offsets from SKF_LL_OFF (0xffe00000) up as its link-layer, network-header
+    and ancillary areas, and its checker refuses most of them; the substitute faults everywhere.
+    """
+    if isinstance(offset, Const) and offset.k >= 0x80000000:
+        offset = Const(BEYOND_ANY_PACKET)
+    return cfg.Load(offset, size)
