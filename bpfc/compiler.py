@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import cfg, linktypes
+from .errors import FilterSemanticError
 from .linktypes import LinkType
 from .program import Program
 
@@ -62,6 +63,12 @@ def compile_stages(expr: str, linktype: str | int | LinkType = "EN10MB",
     pred = lower(ast, ctx)
     root = cfg.build(builder, pred, builder.ret(snaplen), builder.ret(0))
     best = optimizer.optimize(root, builder, after_pass) if optimize else root
+    if optimize and isinstance(best, cfg.Return) and best.k == 0:
+        # libpcap's optimizer refuses such filters too, and a user is better told than given
+        # a program that can never match.
+        raise FilterSemanticError(
+            f"expression rejects all packets (it can never match on link type {link.name})",
+            expr, 0, len(expr))
     insns = emit.emit(best, reuse_registers=optimize)
     program = Program(insns, link, snaplen, expr)
     return Stages(expr, ast, pred, root, best, program)

@@ -69,8 +69,26 @@ _BYTEOP_BUG = ("libpcap's gen_byteop (gencode.c, 1.10.3) emits 'and #M' / 'or #M
                "test runs on the accumulator's initial 0 and never looks at the packet "
                "(tcpdump -d 'byte 0 & 0x40' is 'jset #0x40' alone)")
 
+def _reads_unwritten_scratch(prog: LibpcapProgram) -> bool:
+    """The program reads a scratch slot before writing it on some path: libpcap's interpreter
+    then reads whatever the slot held, and the kernel refuses to attach the program."""
+    from bpfc import isa
+
+    try:
+        isa.check(prog.insns)
+    except Exception as e:  # noqa: BLE001 - any refusal is a ProgramError
+        return "read before it is written" in str(e)
+    return False
+
+
+_GENEVE_OR_BUG = ("after 'geneve', libpcap's gen_geneve keeps the inner offsets in scratch "
+                  "registers that only the geneve path writes, so in 'geneve or X' the X branch "
+                  "of a non-geneve packet reads unwritten M[] (garbage in bpf_filter, refused by "
+                  "the kernel). bpfc keeps the outer offsets there: 'X or geneve'.")
+
 #: row id -> the documented libpcap bug for that row, on every link type of the row.
 LIBPCAP_BUGS: dict[str, LibpcapBug] = {
+    "geneve-or-udp": LibpcapBug(_GENEVE_OR_BUG, _reads_unwritten_scratch, "udp port 53 or geneve"),
     "rel-byte-and": LibpcapBug(_BYTEOP_BUG, _reads_no_packet_byte, "link[0] & 0x40 != 0"),
     "rel-byte-or": LibpcapBug(_BYTEOP_BUG, _reads_no_packet_byte, "link[0] | 1 != 0"),
 }

@@ -27,18 +27,37 @@ __all__ = ["Context", "lower"]
 def lower(expr: nodes.Expr, ctx: Context) -> Pred:
     """The predicate ``expr`` denotes on ``ctx.link`` (raises FilterSemanticError)."""
     match expr:
-        case nodes.And(left=left, right=right):
-            first = lower(left, ctx)
-            return cfg.all_of(first, lower(right, ctx))
-        case nodes.Or(left=left, right=right):
-            first = lower(left, ctx)
-            return cfg.any_of(first, lower(right, ctx))
+        case nodes.And() | nodes.Or():
+            # A chain of one connective (``host a or host b or ...``, thousands long) is lowered
+            # in a loop, operands in source order, so depth follows nesting, not length.
+            combine = cfg.all_of if isinstance(expr, nodes.And) else cfg.any_of
+            result: Pred | None = None
+            for operand in _chain(expr):
+                lowered = lower(operand, ctx)
+                result = lowered if result is None else combine(result, lowered)
+            assert result is not None
+            return result
         case nodes.Not(operand=operand):
             return _negate(lower(operand, ctx))
         case nodes.Empty():
             return cfg.TRUE
         case _:
             return _primitive(expr, ctx)
+
+
+def _chain(expr: nodes.And | nodes.Or) -> list[nodes.Expr]:
+    """The operands of a nested chain of ``expr``'s connective, in source order."""
+    kind = type(expr)
+    out: list[nodes.Expr] = []
+    stack: list[nodes.Expr] = [expr]
+    while stack:
+        e = stack.pop()
+        if isinstance(e, kind):
+            stack.append(e.right)  # type: ignore[union-attr]
+            stack.append(e.left)  # type: ignore[union-attr]
+        else:
+            out.append(e)
+    return out
 
 
 def _negate(pred: Pred) -> Pred:
