@@ -61,6 +61,10 @@ _TRANSPORTS: dict[str | None, tuple[int, ...]] = {
     "tcp": (IPPROTO_TCP,), "udp": (IPPROTO_UDP,), "sctp": (IPPROTO_SCTP,),
 }
 
+#: The port qualifiers, as ``names`` spells transports.
+_QUALIFIERS: dict[str | None, names.Transport | None] = {
+    None: None, "tcp": "tcp", "udp": "udp", "sctp": "sctp"}
+
 #: Byte offsets of the source and destination ports in TCP, UDP and SCTP headers.
 _SRC, _DST = 0, 2
 
@@ -117,7 +121,7 @@ def _check_direction(ctx: Context, m: nodes.Match) -> None:
 def _resolve(ctx: Context, m: nodes.Match, kind: str,
              proto: str | None) -> tuple[int, int, str | None]:
     """The port bounds and the transport qualifier they end up with (gen_scode/gen_ncode)."""
-    wanted: names.Transport | None = proto  # type: ignore[assignment]
+    wanted = _QUALIFIERS[proto]
     try:
         match m.id:
             case nodes.Number(value=v):
