@@ -24,6 +24,7 @@ longer rejects it), and ``x + 0``, ``0 + x`` ... are ``x``. A division or modulu
 0 is an error, and so is a constant shift by more than 31. libpcap 1.10 also refuses a divisor
 or shift count whose *first instruction* loads such a constant (``len / ip[0]`` is "division by
 zero" there, the ``0`` being the accessor's index); bpfc compiles those, as the text means.
+Likewise ``byte N & M`` and ``byte N | M`` test the byte (libpcap forgets to load it).
 """
 
 from __future__ import annotations

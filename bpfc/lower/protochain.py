@@ -21,8 +21,8 @@ What each step does, as libpcap does it:
 
 The walk is bounded: after ``MAX_HEADERS`` extension headers, the primitive is false unless
 header ``MAX_HEADERS`` itself is protocol N. libpcap has no bound (it stops when a load leaves
-the packet, and loops forever on an AH that points back at itself); real chains are far shorter
-than the bound (RFC 8200 orders at most six extension headers before the upper layer).
+the packet, and loops forever on an AH that points back at itself); real chains are shorter
+than the bound (RFC 8200's recommended order has six extension headers before the upper layer).
 """
 
 from __future__ import annotations
