@@ -1038,6 +1038,45 @@ def test_parser_cache_is_written_then_loaded(monkeypatch: pytest.MonkeyPatch,
     assert syntax.parse("tcp port 80") == M(TCP_PORT, num(80))
 
 
+def test_cache_that_misparses_is_rebuilt(monkeypatch: pytest.MonkeyPatch,
+                                         tmp_path: Path) -> None:
+    """A loaded parser must parse the self-check filter as it did when saved; a plain pickle
+    (which copies lark's Shift/Reduce singletons) or a wrong stored tree is refused."""
+    import pickle
+
+    monkeypatch.setattr(syntax, "_cache_dirs", lambda: [tmp_path])
+    monkeypatch.setattr(syntax, "_parser", None)
+    lalr = syntax._build(syntax._grammar_text()).parser.parser
+    syntax.get_parser()
+    (cached,) = tmp_path.glob("pcap-filter-*.lark-cache")
+    builds = []
+    real_build = syntax._build
+
+    def counting_build(grammar: str) -> lark.Lark:
+        builds.append(grammar)
+        return real_build(grammar)
+
+    monkeypatch.setattr(syntax, "_build", counting_build)
+    good_tree = syntax.LalrParser(lalr).parse(syntax._SELF_CHECK)
+    for blob in (pickle.dumps((lalr, good_tree)),
+                 syntax._dumps((lalr, syntax.LalrParser(lalr).parse("tcp")))):
+        cached.write_bytes(blob)
+        monkeypatch.setattr(syntax, "_parser", None)
+        assert syntax.parse("port 80 or 443") == Or(M(PORT, num(80)), M(PORT, num(443)))
+    assert len(builds) == 2
+
+
+def test_untrusted_cache_directory_is_not_read(monkeypatch: pytest.MonkeyPatch,
+                                               tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)
+    monkeypatch.setattr(syntax, "_cache_dirs", lambda: [shared])
+    monkeypatch.setattr(syntax, "_parser", None)
+    syntax.get_parser()
+    assert not list(shared.glob("pcap-filter-*")), "wrote into a world-writable directory"
+
+
 def test_unwritable_or_corrupt_cache_still_parses(monkeypatch: pytest.MonkeyPatch,
                                                   tmp_path: Path) -> None:
     blocker = tmp_path / "file"
