@@ -1177,8 +1177,10 @@ def _unparse_id(value: nodes.Id | nodes.Range) -> str:
             return text if prefix is None else f"{text}/{prefix}"
         case nodes.MAC(text) | nodes.ArcnetAddr(text):
             return text
-        case nodes.Range(low, high):
-            return f"{_unparse_id(low)}-{_unparse_id(high)}"
+        case nodes.Range(low, high):  # one scanner word, escaped as a whole if need be
+            ends = [end.text if isinstance(end, nodes.Name) else end.text or str(end.value)
+                    for end in (low, high)]
+            return _unparse_name("-".join(ends))
     raise TypeError(f"not an id: {value!r}")
 
 

@@ -942,7 +942,8 @@ PRIMITIVES = [
     "ip[2:2] > 576", "tcp[tcpflags] & (tcp-syn|tcp-fin) != 0", "len % 4 + 1 = 0",
     "-len * 3 ^ 2 <= 4", "llc ui", "type mgt subtype beacon", "vpi != 3", "sio (1 or 2)",
     "inbound", "pppoed", "geneve 7", "src or dst port 22", "net 10.0.0.0 mask 255.0.0.0",
-    "wlan ra aa:bb:cc:dd:ee:ff", "portrange ftp-data-ssh",
+    "wlan ra aa:bb:cc:dd:ee:ff", "portrange ftp-data-ssh", "portrange tcp-udp",
+    "udp portrange \\1-2", "ip proto \\08", "on \\tcp", "reason match", "action pass",
 ]
 #: Bare ids that may follow a primitive starting with the key, reusing its qualifiers.
 REUSABLE_IDS = {"host": ["localhost", "127.0.0.1", "not localhost", "(localhost or 127.0.0.1)"],
@@ -962,7 +963,7 @@ def filters(draw: st.DrawFn, depth: int = 0) -> str:
     left = draw(filters(depth + 1))
     word = draw(st.sampled_from(["and", "or", "&&", "||"]))
     for prefix, ids in REUSABLE_IDS.items():
-        if left.startswith(prefix) and draw(st.booleans()):
+        if left in PRIMITIVES and left.startswith(prefix) and draw(st.booleans()):
             return f"{left} {word} {draw(st.sampled_from(ids))}"
     return f"{left} {word} {draw(filters(depth + 1))}"
 
