@@ -466,12 +466,12 @@ def evaluate_value(value: Value, packet: bytes, wirelen: int, env: dict[int, int
         case PacketLen():
             return wirelen & 0xFFFFFFFF
         case Load(offset=o, size=s):
-            start = evaluate_value(o, packet, wirelen, env)
+            start = _offset(o, packet, wirelen, env)
             if start + s > len(packet):
                 raise Fault
             return int.from_bytes(packet[start:start + s], "big")
         case HeaderLen(offset=o):
-            start = evaluate_value(o, packet, wirelen, env)
+            start = _offset(o, packet, wirelen, env)
             if start >= len(packet):
                 raise Fault
             return (packet[start] & 0xF) * 4
@@ -486,6 +486,15 @@ def evaluate_value(value: Value, packet: bytes, wirelen: int, env: dict[int, int
         case Var(id=i):
             return env[i]
     raise AssertionError(value)
+
+
+def _offset(offset: Value, packet: bytes, wirelen: int, env: dict[int, int]) -> int:
+    """A load's byte offset as the emitted ``[x + k]`` computes it: X wraps like any register,
+    but libpcap adds k to it without wrapping (an overflowing sum is out of bounds)."""
+    var, k = split_offset(offset)
+    if var is None:
+        return k
+    return evaluate_value(var, packet, wirelen, env) + k
 
 
 def _alu(op: str, x: int, y: int) -> int:

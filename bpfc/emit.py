@@ -192,6 +192,12 @@ def _needs_x(value: cfg.Value) -> bool:
     raise AssertionError(value)
 
 
+def _mentions(value: cfg.Value, var: int) -> bool:
+    if isinstance(value, cfg.Var):
+        return value.id == var
+    return any(_mentions(c, var) for c in cfg.children(value))
+
+
 def _variables(order: list[cfg.Node]) -> dict[int, int]:
     slots: dict[int, int] = {}
     for node in order:
@@ -230,6 +236,11 @@ def emit(root: cfg.Node, *, reuse_registers: bool = True) -> list[Insn]:
             case cfg.Assign(var=var, value=value, next=nxt):
                 gen.to_a(value)
                 gen._emit(isa.BPF_ST, slots[var])
+                # From here on ``Var(var)`` means the new value, which A holds; anything tracked
+                # in terms of the old one is stale.
+                gen.regs.a = cfg.Var(var)
+                if gen.regs.x is not None and _mentions(gen.regs.x, var):
+                    gen.regs.x = None
                 block.next = nxt
             case _:
                 raise AssertionError(node)

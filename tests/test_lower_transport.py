@@ -263,13 +263,6 @@ def test_matches_libpcap(expr: str, dlt: int) -> None:
     assert_same(expr, dlt)
 
 
-#: bpfc/emit.py keeps treating X as holding a variable's value after an Assign to that variable
-#: has changed it (the walk's offset variable), so the second skipped header is read at the
-#: first one's offset. These rows fail until the emitter forgets registers on an Assign; strict,
-#: so that the fix shows up as XPASS and the marks get removed.
-STALE_X = pytest.mark.xfail(strict=True, reason="emit.py: stale X after an Assign to its var")
-_STALE_X_ROWS = {"protochain 6", "ip6 protochain 6", "ip6 protochain 44", "protochain \\tcp",
-                 "ip6 protochain ipv6-frag"}
 
 
 #: Transport primitives after an encapsulation primitive: libpcap's offsets move for
@@ -284,8 +277,7 @@ AFTER_ENCAPSULATION = [
 ]
 
 
-@pytest.mark.parametrize("expr", [pytest.param(e, marks=STALE_X) if "ip6 protochain" in e else e
-                                  for e in AFTER_ENCAPSULATION])
+@pytest.mark.parametrize("expr", AFTER_ENCAPSULATION)
 def test_after_encapsulation(expr: str) -> None:
     assert_same(expr, EN10MB, lowerkit.corpus_packets(EN10MB) + encapsulated_packets())
 
@@ -423,8 +415,7 @@ def test_protochain_lowering_matches_libpcap(expr: str) -> None:
 
 
 
-@pytest.mark.parametrize("expr", [pytest.param(e, marks=STALE_X) if e in _STALE_X_ROWS else e
-                                  for e in PROTOCHAINS])
+@pytest.mark.parametrize("expr", PROTOCHAINS)
 @pytest.mark.parametrize("dlt", [EN10MB, RAW, LINUX_SLL2], ids=["EN10MB", "RAW", "LINUX_SLL2"])
 def test_protochain_program_matches_libpcap(expr: str, dlt: int) -> None:
     """End to end: the emitted program (forward jumps only) agrees with libpcap's."""

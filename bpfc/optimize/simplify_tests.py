@@ -20,8 +20,8 @@ def fold(value: cfg.Value) -> cfg.Value:
                 if op in ("/", "%") and b.k == 0:
                     return cfg.Alu(op, a, b)
                 return cfg.Const(cfg._alu(op, a.k, b.k))
-            if op == "+":
-                return cfg.add(a, b)
+            # ``(v + c1) + c2`` is not merged: as an indexed load's ``x + k`` libpcap checks the
+            # sum for overflow instead of wrapping, so the two shapes differ for huge values.
             return cfg.Alu(op, a, b)
         case cfg.Neg(a=a):
             a = fold(a)
