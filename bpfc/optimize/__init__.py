@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .. import cfg
+from .dead_stores import eliminate_dead_stores
 from .jump_threading import thread_jumps
 from .reorder_chains import reorder_chains
 from .simplify_tests import simplify_tests
@@ -22,6 +23,7 @@ PASSES: tuple[tuple[str, Pass], ...] = (
     ("simplify-tests", simplify_tests),
     ("jump-threading", thread_jumps),
     ("reorder-chains", reorder_chains),
+    ("dead-stores", eliminate_dead_stores),
 )
 
 MAX_ROUNDS = 8
