@@ -84,11 +84,7 @@ def test_validator_vectors_are_refused_by_the_kernel(vector: S.VectorProgram) ->
     assert not kernel_says_valid(vector.insns)
 
 
-@pytest.mark.parametrize("vector", [
-    pytest.param(p, id=p.id, marks=[pytest.mark.xfail(
-        strict=True, reason="isa.check has no rule for the kernel's eBPF conversion limits; "
-                            "reported to the isa.py owner")] if p.id == CONVERSION_ARTEFACT else [])
-    for p in VALIDATOR])
+@pytest.mark.parametrize("vector", [pytest.param(p, id=p.id) for p in VALIDATOR])
 def test_validator_vectors_are_refused_by_the_checker(vector: S.VectorProgram) -> None:
     assert not isa.is_valid(vector.insns)
 
