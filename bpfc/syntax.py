@@ -33,7 +33,6 @@ import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
@@ -298,6 +297,8 @@ _SELF_CHECK: Final = "tcp port 80 or (443) and not len % 4 + 1 = 0 or vpi (1 or 
 
 def _grammar_text() -> str:
     """The grammar from the installed package (``bpfc.grammar``) or from the source tree."""
+    from importlib import resources  # only on a cold start's cache-key computation
+
     try:
         return resources.files("bpfc.grammar").joinpath("pcap-filter.lark").read_text("utf-8")
     except (ModuleNotFoundError, FileNotFoundError, NotADirectoryError):
