@@ -687,16 +687,22 @@ def test_libpcap_1_11_primitives(expr: str) -> None:
 # Meaning: the unparsed AST compiles, in libpcap, to the program the original text does.
 
 @needs_libpcap
-@pytest.mark.parametrize("expr", TABLE, ids=[repr(e) for e in TABLE])
-def test_unparse_means_the_same_to_libpcap(expr: str) -> None:
-    original = libpcap_program(expr)
-    if original is None or our_outcome(expr)[0] != "ok":
-        pytest.skip("libpcap does not compile it")
-    dlt, insns = original
-    text = syntax.unparse(syntax.parse(expr))
-    again = diffkit.libpcap_compile(text, dlt, 65535, optimize=False)
-    assert not isinstance(again, str), f"{text!r}: {again}"
-    assert again.insns == insns, f"{expr!r} unparsed as {text!r} compiles differently"
+def test_unparse_means_the_same_to_libpcap() -> None:
+    """Every table row libpcap compiles: the unparsed AST compiles to the same instructions."""
+    checked, wrong = 0, []
+    for expr in TABLE:
+        original = libpcap_program(expr)
+        if original is None or our_outcome(expr)[0] != "ok":
+            continue
+        dlt, insns = original
+        text = syntax.unparse(syntax.parse(expr))
+        again = diffkit.libpcap_compile(text, dlt, 65535, optimize=False)
+        checked += 1
+        if isinstance(again, str) or again.insns != insns:
+            wrong.append(f"{expr!r} -> {text!r}: "
+                         f"{again if isinstance(again, str) else 'different program'}")
+    assert not wrong, "\n".join(wrong)
+    assert checked >= 250, f"only {checked} rows compiled: the table lost its valid rows"
 
 
 def Q(proto: str | None = None, dir: str | None = None, kind: str | None = None,
