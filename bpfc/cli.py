@@ -150,13 +150,11 @@ def _list_linktypes() -> str:
 
 
 def _print_program(program: object, args: argparse.Namespace) -> None:
-    from .program import Program
+    from .program import DumpFormat, Program
 
     assert isinstance(program, Program)
-    if args.asm:
-        sys.stdout.write(program.dump("asm"))
-    else:
-        sys.stdout.write(program.dump({0: "d", 1: "d", 2: "dd"}.get(args.dump, "ddd")))
+    formats: dict[int, DumpFormat] = {0: "d", 1: "d", 2: "dd"}
+    sys.stdout.write(program.dump("asm" if args.asm else formats.get(args.dump, "ddd")))
 
 
 def _compile_and_show(args: argparse.Namespace) -> int:

@@ -208,15 +208,15 @@ def lookup(spec: str | int | LinkType) -> LinkType:
         return LinkType(number, name, description)
     key = spec.strip().upper()
     key = key.removeprefix("DLT_").removeprefix("LINKTYPE_")
-    number = _BY_NAME.get(key)
-    if number is None:
+    found = _BY_NAME.get(key)
+    if found is None:
         import difflib
 
         close = difflib.get_close_matches(key, list(_BY_NAME), n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else " (bpfc -L lists them)"
         raise UnknownLinkType(f"unknown link type '{spec}'{hint}")
-    name, description = DLT_NAMES[number]
-    return LinkType(number, name, description)
+    name, description = DLT_NAMES[found]
+    return LinkType(found, name, description)
 
 
 #: Link types the compiler lowers filters for (the others get a clear refusal).

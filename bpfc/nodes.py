@@ -15,11 +15,18 @@ canonical form (``"ip6"`` for ``ip6``, ``"src or dst"``, ``"host"``), or ``None`
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Literal, TypeAlias
 
 Span: TypeAlias = tuple[int, int]
 NO_SPAN: Span = (0, 0)
+
+
+def _span() -> Span:
+    """Every node's ``span``: where its text is, not part of its identity (not compared)."""
+    result: Span = dataclass_field(default=NO_SPAN, compare=False)
+    return result
 
 # ---------------------------------------------------------------------------------------------
 # Identifiers: the "id" of a qualified primitive, classified by shape as libpcap's lexer does.
@@ -30,7 +37,7 @@ class Name:
     """A word that is not a keyword: host name, service, protocol name, ethers name, ..."""
 
     text: str
-    span: Span = field(default=NO_SPAN, compare=False)
+    span: Span = _span()
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +46,7 @@ class Number:
 
     value: int
     text: str = ""
-    span: Span = field(default=NO_SPAN, compare=False)
+    span: Span = _span()
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +60,7 @@ class IPv4:
     text: str
     prefix: int | None = None
     mask: str | None = None
-    span: Span = field(default=NO_SPAN, compare=False)
+    span: Span = _span()
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +69,7 @@ class IPv6:
 
     text: str
     prefix: int | None = None
-    span: Span = field(default=NO_SPAN, compare=False)
+    span: Span = _span()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +77,7 @@ class MAC:
     """A MAC address in any form libpcap accepts (``a:b:c:d:e:f``, ``a-b-...``, ``aabb.ccdd.eeff``)."""
 
     text: str
-    span: Span = field(default=NO_SPAN, compare=False)
+    span: Span = _span()
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +85,7 @@ class ArcnetAddr:
     """An ARCnet address, ``$xx``."""
 
     text: str
-    span: Span = field(default=NO_SPAN, compare=False)
+    span: Span = _span()
 
 
 Id: TypeAlias = Name | Number | IPv4 | IPv6 | MAC | ArcnetAddr
@@ -111,7 +118,7 @@ class Match:
 
     quals: Qualifiers
     id: Id | Range
-    span: Span = field(default=NO_SPAN, compare=False)
+    span: Span = _span()
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +127,7 @@ class Range:
 
     low: Name | Number
     high: Name | Number
-    span: Span = field(default=NO_SPAN, compare=False)
+    span: Span = _span()
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +135,7 @@ class ProtoAbbrev:
     """A bare protocol name used as a primitive: ``tcp``, ``ip6``, ``arp``, ``iso``, ``l1`` ..."""
 
     proto: Proto
-    span: Span = field(default=NO_SPAN, compare=False)
+    span: Span = _span()
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +143,7 @@ class Broadcast:
     """``[ether|ip|ip6|...] broadcast``; ``proto`` None means the default (ether)."""
 
     proto: Proto | None
-    span: Span = field(default=NO_SPAN, compare=False)
+    span: Span = _span()
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +151,7 @@ class Multicast:
     """``[ether|ip|ip6|...] multicast``."""
 
     proto: Proto | None
-    span: Span = field(default=NO_SPAN, compare=False)
+    span: Span = _span()
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +160,7 @@ class LengthCheck:
 
     op: Literal["less", "greater"]
     value: int
-    span: Span = field(default=NO_SPAN, compare=False)
+    span: Span = _span()
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +170,7 @@ class ByteOp:
     offset: int
     op: str
     value: int
-    span: Span = field(default=NO_SPAN, compare=False)
+    span: Span = _span()
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +178,7 @@ class PacketDirection:
     """``inbound`` or ``outbound``."""
 
     outbound: bool
-    span: Span = field(default=NO_SPAN, compare=False)
+    span: Span = _span()
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +186,7 @@ class IfIndex:
     """``ifindex N``."""
 
     index: int
-    span: Span = field(default=NO_SPAN, compare=False)
+    span: Span = _span()
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +201,7 @@ class Encapsulation:
     kind: Literal["vlan", "mpls", "pppoed", "pppoes", "geneve", "vxlan", "batadv"]
     value: int | None = None
     extra: int | None = None  # batadv packet type
-    span: Span = field(default=NO_SPAN, compare=False)
+    span: Span = _span()
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +209,7 @@ class Llc:
     """``llc``, ``llc i|s|u``, or an LLC S/U subtype name (``llc rr``, ``llc ui`` ...)."""
 
     subtype: str | None = None
-    span: Span = field(default=NO_SPAN, compare=False)
+    span: Span = _span()
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +219,7 @@ class PfField:
 
     field: Literal["ifname", "ruleset", "rulenum", "srulenum", "reason", "action"]
     value: str | int
-    span: Span = field(default=NO_SPAN, compare=False)
+    span: Span = _span()
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +234,7 @@ class Wlan:
     field: Literal["type", "subtype", "dir"]
     value: int
     mask: int
-    span: Span = field(default=NO_SPAN, compare=False)
+    span: Span = _span()
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,7 +246,7 @@ class Atm:
     op: str | None = None
     value: int | None = None
     negate: bool = False
-    span: Span = field(default=NO_SPAN, compare=False)
+    span: Span = _span()
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,7 +258,7 @@ class Mtp:
     op: str | None = None
     value: int | None = None
     negate: bool = False
-    span: Span = field(default=NO_SPAN, compare=False)
+    span: Span = _span()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,14 +271,14 @@ RelOp: TypeAlias = Literal[">", ">=", "=", "<=", "<", "!="]
 @dataclass(frozen=True, slots=True)
 class Const:
     value: int
-    span: Span = field(default=NO_SPAN, compare=False)
+    span: Span = _span()
 
 
 @dataclass(frozen=True, slots=True)
 class PacketLength:
     """``len``: the packet's original (wire) length."""
 
-    span: Span = field(default=NO_SPAN, compare=False)
+    span: Span = _span()
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,7 +289,7 @@ class Accessor:
     proto: Proto
     index: Arith
     size: int = 1
-    span: Span = field(default=NO_SPAN, compare=False)
+    span: Span = _span()
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,13 +297,13 @@ class BinOp:
     op: ArithOp
     left: Arith
     right: Arith
-    span: Span = field(default=NO_SPAN, compare=False)
+    span: Span = _span()
 
 
 @dataclass(frozen=True, slots=True)
 class Negate:
     operand: Arith
-    span: Span = field(default=NO_SPAN, compare=False)
+    span: Span = _span()
 
 
 Arith: TypeAlias = Const | PacketLength | Accessor | BinOp | Negate
@@ -309,7 +316,7 @@ class Relation:
     op: RelOp
     left: Arith
     right: Arith
-    span: Span = field(default=NO_SPAN, compare=False)
+    span: Span = _span()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -320,27 +327,27 @@ class Relation:
 class And:
     left: Expr
     right: Expr
-    span: Span = field(default=NO_SPAN, compare=False)
+    span: Span = _span()
 
 
 @dataclass(frozen=True, slots=True)
 class Or:
     left: Expr
     right: Expr
-    span: Span = field(default=NO_SPAN, compare=False)
+    span: Span = _span()
 
 
 @dataclass(frozen=True, slots=True)
 class Not:
     operand: Expr
-    span: Span = field(default=NO_SPAN, compare=False)
+    span: Span = _span()
 
 
 @dataclass(frozen=True, slots=True)
 class Empty:
     """The empty filter: accepts every packet."""
 
-    span: Span = field(default=NO_SPAN, compare=False)
+    span: Span = _span()
 
 
 Primitive: TypeAlias = (

@@ -8,7 +8,7 @@ it to a socket or run it without further checks.
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -41,7 +41,7 @@ class Program:
     linktype: LinkType | None = None
     snaplen: int | None = None
     source: str | None = None
-    _match: object = field(default=None, repr=False, compare=False)
+    _match: Callable[[bytes, int], int] | None = field(default=None, repr=False, compare=False)
 
     def __init__(self, insns: Sequence[Insn] | Sequence[tuple[int, int, int, int]],
                  linktype: LinkType | None = None, snaplen: int | None = None,
@@ -111,7 +111,7 @@ class Program:
         """A ``struct sock_fprog`` for ``setsockopt``; keeps its instruction array alive."""
         array = (SockFilter * len(self.insns))(*(SockFilter(*i) for i in self.insns))
         fprog = SockFprog(len(self.insns), ctypes.cast(array, ctypes.POINTER(SockFilter)))
-        fprog._array = array  # type: ignore[attr-defined]  # lifetime of the pointer target
+        fprog._array = array  # keeps the pointer's target alive as long as the struct
         return fprog
 
     # -- running ----------------------------------------------------------------------------
@@ -128,7 +128,7 @@ class Program:
 
             fn = jit.compile_filter(self.insns)
             object.__setattr__(self, "_match", fn)
-        return fn(packet, len(packet) if wirelen is None else wirelen)  # type: ignore[operator]
+        return fn(packet, len(packet) if wirelen is None else wirelen)
 
     def run(self, packet: bytes, wirelen: int | None = None) -> int:
         """Same as ``match`` through the reference interpreter (slow; for cross-checking)."""

@@ -53,8 +53,8 @@ def _chain(expr: nodes.And | nodes.Or) -> list[nodes.Expr]:
     while stack:
         e = stack.pop()
         if isinstance(e, kind):
-            stack.append(e.right)  # type: ignore[union-attr]
-            stack.append(e.left)  # type: ignore[union-attr]
+            stack.append(e.right)
+            stack.append(e.left)
         else:
             out.append(e)
     return out
