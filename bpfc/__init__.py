@@ -21,6 +21,7 @@ from .errors import (
 )
 from .isa import Insn
 from .program import Program
+from .sockfilter import attach, detach, lock
 
 __all__ = [
     "AttachError",
@@ -31,7 +32,10 @@ __all__ = [
     "Insn",
     "Program",
     "ProgramError",
+    "attach",
     "compile",
+    "detach",
+    "lock",
 ]
 
 __version__ = "0.1.0"
