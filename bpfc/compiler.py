@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import cfg, linktypes
+from . import cfg, linktypes, nodes
 from .errors import FilterSemanticError
 from .linktypes import LinkType
 from .program import Program
@@ -63,15 +63,30 @@ def compile_stages(expr: str, linktype: str | int | LinkType = "EN10MB",
     pred = lower(ast, ctx)
     root = cfg.build(builder, pred, builder.ret(snaplen), builder.ret(0))
     best = optimizer.optimize(root, builder, after_pass) if optimize else root
-    if optimize and isinstance(best, cfg.Return) and best.k == 0:
+    if optimize and isinstance(best, cfg.Return) and best.k == 0 and not _has_protochain(ast):
         # libpcap's optimizer refuses such filters too, and a user is better told than given
-        # a program that can never match.
+        # a program that can never match. libpcap's protochain is a loop its optimizer cannot
+        # see through, so libpcap compiles those (a program that rejects everything); we do too.
         raise FilterSemanticError(
             f"expression rejects all packets (it can never match on link type {link.name})",
             expr, 0, len(expr))
     insns = emit.emit(best, reuse_registers=optimize)
     program = Program(insns, link, snaplen, expr)
     return Stages(expr, ast, pred, root, best, program)
+
+
+def _has_protochain(ast: nodes.Expr) -> bool:
+    stack: list[nodes.Expr] = [ast]
+    while stack:
+        node = stack.pop()
+        match node:
+            case nodes.And(left=a, right=b) | nodes.Or(left=a, right=b):
+                stack += [a, b]
+            case nodes.Not(operand=a):
+                stack.append(a)
+            case nodes.Match(quals=nodes.Qualifiers(kind="protochain")):
+                return True
+    return False
 
 
 def _check_snaplen(snaplen: int) -> int:
