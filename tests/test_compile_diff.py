@@ -56,6 +56,10 @@ class LibpcapBug:
     why: str
     libpcap_does: Callable[[LibpcapProgram], bool]
     corrected: str
+    #: Compare on untruncated packets only: the corrected expression tests in another order,
+    #: so on a cut packet it may load out of bounds where the original would not, or not where
+    #: it would.
+    whole_packets_only: bool = False
 
 
 def _reads_no_packet_byte(prog: LibpcapProgram) -> bool:
@@ -88,7 +92,8 @@ _GENEVE_OR_BUG = ("after 'geneve', libpcap's gen_geneve keeps the inner offsets 
 
 #: row id -> the documented libpcap bug for that row, on every link type of the row.
 LIBPCAP_BUGS: dict[str, LibpcapBug] = {
-    "geneve-or-udp": LibpcapBug(_GENEVE_OR_BUG, _reads_unwritten_scratch, "udp port 53 or geneve"),
+    "geneve-or-udp": LibpcapBug(_GENEVE_OR_BUG, _reads_unwritten_scratch, "udp port 53 or geneve",
+                                whole_packets_only=True),
     "rel-byte-and": LibpcapBug(_BYTEOP_BUG, _reads_no_packet_byte, "link[0] & 0x40 != 0"),
     "rel-byte-or": LibpcapBug(_BYTEOP_BUG, _reads_no_packet_byte, "link[0] | 1 != 0"),
 }
@@ -122,6 +127,8 @@ def test_bpfc_matches_libpcap(row: Row, dlt: str) -> None:
         prog = libpcap_compile(row.expr, dlt, row.snaplen, True, row.netmask)
         assert not isinstance(prog, str) and bug.libpcap_does(prog), \
             f"libpcap no longer shows the documented bug, drop the entry: {bug.why}"
+        if bug.whole_packets_only:
+            packets = [p for p in packets if len(p.data) == p.wirelen]
         report = diff(row.expr, dlt, packets, snaplen=row.snaplen, netmask=row.netmask,
                       reference=bug.corrected)
         assert report.ok, f"{bug.why}\n{report}"
