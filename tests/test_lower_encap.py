@@ -230,3 +230,20 @@ def test_combinations_follow_libpcap(expr: str) -> None:
         verdict = run(ours, p.data, p.wirelen)
         assert verdict in (libpcap_filter(optimized, p.data, p.wirelen),
                            libpcap_filter(unoptimized, p.data, p.wirelen)), p.origin
+
+
+@pytest.mark.parametrize("dlt", ["RAW", "IPV4", "NULL", "LOOP"])
+def test_tunnel_or_outer_primitive_on_links_without_an_ethertype(dlt: str) -> None:
+    """``geneve or udp port 53``: a plain DNS packet (no tunnel) still matches on link types whose
+    own protocol rule is not an EtherType test (the version nibble, the address family)."""
+    import struct
+
+    import bpfc
+
+    ip = bytes.fromhex("45000028000100004011e9aeac100504e0000001"
+                       "823500350014000012340100000000000000000000")
+    frame = {"RAW": ip, "IPV4": ip, "NULL": struct.pack("=I", 2) + ip,
+             "LOOP": struct.pack("!I", 2) + ip}[dlt]
+    assert bpfc.compile("geneve or udp port 53", dlt).match(frame) == 262144
+    assert bpfc.compile("geneve or udp port 54", dlt).match(frame) == 0
+    assert bpfc.compile("vxlan or ip", dlt).match(frame) == 262144

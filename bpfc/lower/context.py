@@ -57,6 +57,12 @@ class Layout:
     #: ``pppoes`` seen (``pppoes`` twice is meaningful; libpcap tracks no such state but we name
     #: the reason for PPP's rules in error messages).
     pppoes: bool = False
+    #: After ``geneve``/``vxlan`` on a link layer without an EtherType field (RAW, NULL, PPP ...):
+    #: the layout that still applies to packets that are not tunnelled, and the variable that is
+    #: 1 on the paths where the tunnel test matched and 0 where it did not. ``network_protocol``
+    #: uses the outer rules where it is 0, so ``geneve or ip`` means what it says.
+    outside: Layout | None = None
+    inside: cfg.Var | None = None
 
 
 #: Initial layouts of the link types this compiler lowers (gencode.c's init_linktype()).

@@ -129,6 +129,11 @@ def pppoes(ctx: Context, session: int | None, node: object = None) -> Pred:
     return pred
 
 
+#: Link types whose protocol field holds an EtherType (libpcap's gen_linktype default case).
+_ETHERTYPE_LINKS = frozenset({linktypes.DLT_EN10MB, linktypes.DLT_LINUX_SLL,
+                              linktypes.DLT_LINUX_SLL2})
+
+
 def tunnel(ctx: Context, kind: str, vni: int | None, node: object = None) -> Pred:
     """``geneve [VNI]`` / ``vxlan [VNI]``: UDP to the tunnel's port over IPv4 or IPv6, with a
     version-0 Geneve header (or a VXLAN header with the I flag); what follows is the inner
@@ -173,9 +178,19 @@ def tunnel(ctx: Context, kind: str, vni: int | None, node: object = None) -> Pre
     # its registers unset there: its bpf_filter reads garbage and the kernel refuses the program).
     unchanged = cfg.Let(end, before.linkhdr, cfg.Let(
         linktype, before.linktype or Const(0), cfg.Let(payload, nl, FALSE)))
+    if before.dlt in _ETHERTYPE_LINKS and before.mpls_depth == 0 and before.outside is None:
+        # The outer link's protocol field is an EtherType: pointing the inner offsets at it
+        # makes every later primitive read the outer packet where the tunnel test failed.
+        ctx.shift(dlt=linktypes.DLT_EN10MB, linkhdr=end, linktype=linktype, linkpl=payload,
+                  nl=0, tunnel=kind)
+        return any_of(all_of(any_of(over_ipv4, over_ipv6), inner), unchanged)
+    # Otherwise (RAW, NULL, PPP after pppoes ...) later protocol tests must know which side of
+    # the tunnel test they are on: a variable says so (see Layout.inside).
+    inside = b.new_var()
     ctx.shift(dlt=linktypes.DLT_EN10MB, linkhdr=end, linktype=linktype, linkpl=payload, nl=0,
-              tunnel=kind)
-    return any_of(all_of(any_of(over_ipv4, over_ipv6), inner), unchanged)
+              tunnel=kind, outside=before, inside=inside)
+    return any_of(all_of(any_of(over_ipv4, over_ipv6), cfg.Let(inside, Const(1), inner)),
+                  cfg.Let(inside, Const(0), unchanged))
 
 
 def _geneve_inner(start: cfg.Var, end: cfg.Var, linktype: cfg.Var, payload: cfg.Var) -> Pred:

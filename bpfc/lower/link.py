@@ -21,9 +21,11 @@ Link types and what the "type" is:
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .. import cfg, isa, linktypes, nodes
 from ..cfg import FALSE, TRUE, Const, Pred, Test, Value, all_of, any_of
-from .context import Context
+from .context import Context, Layout
 
 ETHERMTU = 1500
 
@@ -149,6 +151,8 @@ def type_field(ctx: Context, size: int = 2, delta: int = 0) -> Value:
 def network_protocol(ctx: Context, ll_proto: int) -> Pred:
     """The link layer says the next protocol is ``ll_proto`` (libpcap's gen_linktype)."""
     lay = ctx.layout
+    if lay.outside is not None and lay.inside is not None:
+        return _inside_or_outside(ctx, ll_proto, lay.outside, lay.inside)
     if lay.mpls_depth > 0:
         return _mpls_payload(ctx, ll_proto)
     dlt = lay.dlt
@@ -172,6 +176,21 @@ def network_protocol(ctx: Context, ll_proto: int) -> Pred:
         return eq(type_field(ctx), _ETHERTYPE_TO_PPP.get(ll_proto, ll_proto))
     # LINUX_SLL2 and anything else with a plain type field: libpcap's default case.
     return eq(type_field(ctx), ll_proto)
+
+
+def _inside_or_outside(ctx: Context, ll_proto: int, outside: Layout, inside: cfg.Var) -> Pred:
+    """After a tunnel primitive on a link layer whose own protocol rule is not an EtherType
+    test: the inner frame's rule where the tunnel matched, the outer link's rule elsewhere."""
+    tunnelled = ctx.layout
+    try:
+        ctx.layout = replace(tunnelled, outside=None, inside=None)
+        inner = network_protocol(ctx, ll_proto)
+        ctx.layout = outside
+        outer = network_protocol(ctx, ll_proto)
+    finally:
+        ctx.layout = tunnelled
+    is_inside = eq(inside, 1)
+    return any_of(all_of(is_inside, inner), all_of(cfg.Not(is_inside), outer))
 
 
 def _ethernet(ctx: Context, ll_proto: int) -> Pred:
