@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="print the program in the label-based assembler syntax")
     p.add_argument("-O", dest="no_optimize", action="store_true",
                    help="do not run the optimizer")
-    p.add_argument("-y", dest="linktype", default="EN10MB", metavar="LINKTYPE",
+    p.add_argument("-y", dest="linktype", default=None, metavar="LINKTYPE",
                    help="link type to compile for: a libpcap name (EN10MB, LINUX_SLL, "
                         "LINUX_SLL2, RAW, IPV4, IPV6, NULL, LOOP, ...) or a DLT number; "
                         "default EN10MB")
@@ -167,7 +167,7 @@ def _compile_and_show(args: argparse.Namespace) -> int:
         if "all" in wanted or name in wanted:
             print(f"; after {name}\n{cfg.format_graph(root)}")
 
-    stages = compile_stages(args.expression_text, args.linktype, args.snaplen,
+    stages = compile_stages(args.expression_text, args.linktype or "EN10MB", args.snaplen,
                             optimize=not args.no_optimize, netmask=args.netmask,
                             after_pass=after_pass if wanted else None)
     if "lower" in wanted:

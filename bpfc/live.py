@@ -572,9 +572,16 @@ def _device_name(text: str) -> str:
     return text
 
 
-def _cooked_choice(name: str) -> LinkType | None:
+def _cooked_choice(name: str | None) -> LinkType | None:
+    """``-y LINUX_SLL`` or ``-y LINUX_SLL2`` picks the cooked header for ``-i any``; any other
+    ``-y`` names a link type the device does not have."""
+    if name is None:
+        return None
     link = linktypes.lookup(name)
-    return link if link.dlt in sockfilter.COOKED else None
+    if link.dlt not in sockfilter.COOKED:
+        raise BpfcError(f"-y {link.name}: a live capture uses the device's own link type; "
+                        "-y only chooses LINUX_SLL or LINUX_SLL2 for cooked captures (-i any)")
+    return link
 
 
 def _summary(captured: int, stats: Stats) -> str:
