@@ -30,8 +30,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bpfc import pcapfile
-from tests import netns
+from bpfc import pcapfile  # noqa: E402 - after the sys.path line, to run from a checkout
+from tests import netns  # noqa: E402
 
 FILTER = "udp port 53"
 

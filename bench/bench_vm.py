@@ -23,8 +23,8 @@ import pcapy
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bpfc import jit, vm
-from bpfc.isa import Insn
+from bpfc import jit, vm  # noqa: E402 - after the sys.path line, to run from a checkout
+from bpfc.isa import Insn  # noqa: E402
 
 SHARED = Path(os.environ.get("BPFC_SHARED", REPO.parent / "shared"))
 PCAPS = SHARED / "corpus" / "pcaps"

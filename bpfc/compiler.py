@@ -48,7 +48,8 @@ def compile_stages(expr: str, linktype: str | int | LinkType = "EN10MB",
                    live: bool = False,
                    after_pass: Callable[[str, cfg.Node], None] | None = None) -> Stages:
     """``compile``, keeping every stage's output."""
-    from . import emit, optimize as optimizer, syntax
+    from . import emit, syntax
+    from . import optimize as optimizer
     from .lower import lower
     from .lower.context import Context
 

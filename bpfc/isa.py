@@ -432,8 +432,8 @@ def check_conversion_jumps(insns: Sequence[Insn]) -> None:
     at address ``a`` to a target at ``t`` needs ``a <= 32767`` and ``t - a - 1 <= 32767``.
     Only packet loads expand enough to get there (up to 16 eBPF instructions for ``ld [k]``, 21
     for ``ldxb 4*([k]&0xf)``; nothing else more than 5): a ``ja`` over 1,821
-    ``ldxb 4*([0]&0xf)`` (18 each) is refused, over 1,820 accepted. Expects a program that passes the classic checks; linear in
-    its length.
+    ``ldxb 4*([0]&0xf)`` (18 each) is refused, over 1,820 accepted.
+    Expects a program that passes the classic checks; linear in its length.
     """
     sizes = [converted_jumps(insn) for insn in insns]
     address = CONVERSION_PROLOGUE

@@ -161,7 +161,7 @@ def _blocks(insns: Sequence[Insn]) -> dict[int, _Block]:
             leaders.add(pc + 1)
     starts = sorted(s for s in leaders if s < len(insns))
     ends = starts[1:] + [len(insns)]
-    return {s: _Block(s, e) for s, e in zip(starts, ends)}
+    return {s: _Block(s, e) for s, e in zip(starts, ends, strict=True)}
 
 
 def _successors(insns: Sequence[Insn], block: _Block) -> tuple[int, ...]:

@@ -74,7 +74,8 @@ class IPv6:
 
 @dataclass(frozen=True, slots=True)
 class MAC:
-    """A MAC address in any form libpcap accepts (``a:b:c:d:e:f``, ``a-b-...``, ``aabb.ccdd.eeff``)."""
+    """A MAC address in any form libpcap accepts (``a:b:c:d:e:f``, ``a-b-...``,
+    ``aabb.ccdd.eeff``)."""
 
     text: str
     span: Span = _span()

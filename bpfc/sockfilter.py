@@ -120,7 +120,7 @@ def _rewrite(insns: Sequence[Insn], expand: _Expand) -> tuple[Insn, ...] | None:
         position += len(piece)
     starts.append(position)
     out: list[Insn] = []
-    for pc, (insn, piece) in enumerate(zip(insns, pieces)):
+    for pc, (insn, piece) in enumerate(zip(insns, pieces, strict=True)):
         if isa.BPF_CLASS(insn.code) != isa.BPF_JMP:
             out.extend(piece)
             continue
@@ -302,7 +302,7 @@ def program_for(sock: socket.socket, expression: str, linktype: str | int | Link
     return program
 
 
-# -- attach, detach, lock ----------------------------------------------------------------------------
+# -- attach, detach, lock ---------------------------------------------------------------------
 
 _REJECT_ALL = (Insn(isa.BPF_RET | isa.BPF_K, 0, 0, 0),)
 

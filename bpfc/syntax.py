@@ -18,7 +18,8 @@ Three parts, in pipeline order:
   disk (keyed by a hash of the grammar and the lark version) so a process's first parse only
   unpickles the tables;
 * the **builder** walks the parse tree with libpcap's inherited qualifiers (grammar.y's
-  ``$<blk>0.q``): a bare id after ``and``/``or``/``not`` reuses the qualifiers of the term before it,
+  ``$<blk>0.q``): a bare id after ``and``/``or``/``not`` reuses the qualifiers of the term
+  before it,
   a parenthesised expression passes on the qualifiers from before its ``(``, and every other kind
   of term passes on none, so a bare id after it is an error, as in libpcap.
 

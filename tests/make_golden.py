@@ -217,7 +217,8 @@ def tcpdump_dump(flt: Filter, fmt: str, savefile: Path | None = None) -> tuple[s
     else:
         if savefile is None:
             raise ValueError(f"{flt.name} reads a savefile")
-        source, shown = ["-r", str(savefile)], f"-r <empty {flt.linktype} savefile, snaplen {SNAPLEN}>"
+        source = ["-r", str(savefile)]
+        shown = f"-r <empty {flt.linktype} savefile, snaplen {SNAPLEN}>"
     out = subprocess.run(["tcpdump", *flags, *source, flt.expr], capture_output=True, text=True,
                          check=True)
     return out.stdout, " ".join(["tcpdump", *flags, shown])

@@ -34,7 +34,8 @@ COOKED_EXPRESSIONS = [
     "ip", "ip6", "arp", "udp port 53", "tcp port 80 or tcp port 443", "icmp or icmp6",
     "host 10.0.0.1", "net 192.168.0.0/16", "ip6 protochain 6", "ip[6:2] & 0x3fff != 0",
     "tcp[tcpflags] & (tcp-syn|tcp-ack) = tcp-syn", "inbound", "outbound and ip",
-    "greater 100", "less 80", "len - 14 > 40", "ip[len - 40] = 0", "ether proto 0x8100 or ether proto 0x8847",
+    "greater 100", "less 80", "len - 14 > 40", "ip[len - 40] = 0",
+    "ether proto 0x8100 or ether proto 0x8847",
     "pppoes", "pppoes 0x1234 and ip", "ip and udp[len - 50:2] > 0", "ip multicast",
 ]
 

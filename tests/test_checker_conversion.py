@@ -125,7 +125,8 @@ BODIES = [
     *[_body(f"msh-{name}", _msh(k)) for name, k in _PACKET_KS.items()],
     *[_body(f"{mnemonic}-{name}", Insn(isa.BPF_LD | size | mode, 0, 0, k))
       for mnemonic, size, mode in (("ld", isa.BPF_W, isa.BPF_ABS), ("ldh", isa.BPF_H, isa.BPF_ABS),
-                                   ("ldb", isa.BPF_B, isa.BPF_ABS), ("ld-ind", isa.BPF_W, isa.BPF_IND),
+                                   ("ldb", isa.BPF_B, isa.BPF_ABS),
+                                   ("ld-ind", isa.BPF_W, isa.BPF_IND),
                                    ("ldh-ind", isa.BPF_H, isa.BPF_IND),
                                    ("ldb-ind", isa.BPF_B, isa.BPF_IND))
       for name, k in _PACKET_KS.items()],

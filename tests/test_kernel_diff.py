@@ -46,7 +46,8 @@ pytestmark = pytest.mark.skipif(not _kernel_filters_unix_sockets(),
                                 reason="no SO_ATTACH_FILTER on AF_UNIX sockets here")
 
 OPTIONS = S.Options.portable(observable_ret=True, max_insns=40)
-_SHIFTS_X = frozenset((isa.BPF_ALU | isa.BPF_LSH | isa.BPF_X, isa.BPF_ALU | isa.BPF_RSH | isa.BPF_X))
+_SHIFTS_X = frozenset((isa.BPF_ALU | isa.BPF_LSH | isa.BPF_X,
+                       isa.BPF_ALU | isa.BPF_RSH | isa.BPF_X))
 
 
 def _divergence(trace: vm.Trace) -> str | None:

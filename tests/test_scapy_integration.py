@@ -49,7 +49,8 @@ def test_compile_filter_is_bpfc(no_tcpdump_no_libpcap: None) -> None:
     assert insns == [tuple(i) for i in bpfc.compile("tcp port 80")]
     from scapy.error import Scapy_Exception
 
-    with pytest.raises(Scapy_Exception, match="Failed to compile filter expression 'tcp prot 80' \\(unknown keyword"):
+    message = "Failed to compile filter expression 'tcp prot 80' \\(unknown keyword"
+    with pytest.raises(Scapy_Exception, match=message):
         common.compile_filter("tcp prot 80", linktype=1)
     bpfc.scapy.uninstall()
     assert not bpfc.scapy.installed()
