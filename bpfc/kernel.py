@@ -51,7 +51,7 @@ def _fprog(insns: Sequence[Insn]) -> tuple[bytes, ctypes.Array[SockFilter]]:
         raise AttachError(f"{len(insns)} instructions do not fit struct sock_fprog "
                           f"(at most {_MAX_FPROG_LEN})")
     array = (SockFilter * max(1, len(insns)))()
-    for slot, insn in zip(array, insns, strict=True):
+    for slot, insn in zip(array, insns, strict=False):  # an empty program keeps one slot
         slot.code, slot.jt, slot.jf, slot.k = insn
     prog = SockFprog(len(insns), ctypes.cast(array, ctypes.POINTER(SockFilter)))
     return bytes(prog), array
