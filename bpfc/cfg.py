@@ -51,7 +51,8 @@ class PacketLen:
 
 @dataclass(frozen=True, slots=True)
 class Load:
-    """``size`` bytes (1, 2 or 4, big-endian) at packet offset ``offset``; faults when out of range."""
+    """``size`` bytes (1, 2 or 4, big-endian) at packet offset ``offset``; faults when out of
+    range."""
 
     offset: Value
     size: int
@@ -147,6 +148,23 @@ def children(value: Value) -> tuple[Value, ...]:
             return ()
 
 
+def variables(value: Value) -> frozenset[int]:
+    """The ids of the variables ``value`` reads."""
+    if isinstance(value, Var):
+        return frozenset((value.id,))
+    out: frozenset[int] = frozenset()
+    for child in children(value):
+        out |= variables(child)
+    return out
+
+
+def mentions(value: Value, var: int) -> bool:
+    """Whether ``value`` reads variable ``var`` (its meaning changes when ``var`` is assigned)."""
+    if isinstance(value, Var):
+        return value.id == var
+    return any(mentions(c, var) for c in children(value))
+
+
 def can_fault(value: Value) -> bool:
     """Whether computing ``value`` may abort the filter (a load, or a division by non-constant)."""
     match value:
@@ -158,7 +176,7 @@ def can_fault(value: Value) -> bool:
             return any(can_fault(c) for c in children(value))
 
 
-def test_can_fault(test: "Test") -> bool:
+def test_can_fault(test: Test) -> bool:
     return can_fault(test.value) or can_fault(test.operand)
 
 
@@ -228,6 +246,7 @@ class Builder:
         self._branches: dict[tuple[Test, int, int], Branch] = {}
         self._assigns: dict[tuple[int, Value, int], Assign] = {}
         self._next_var = 0
+        self._shared: dict[str, Var] = {}
 
     def ret(self, k: int) -> Return:
         node = self._returns.get(k)
@@ -250,6 +269,9 @@ class Builder:
         return node
 
     def assign(self, var: int, value: Value, next: Node) -> Node:
+        """The node assigning ``var``; just ``next`` when that rejects (a fault would too)."""
+        if _rejects(next):
+            return next
         key = (var, value, id(next))
         node = self._assigns.get(key)
         if node is None:
@@ -259,6 +281,18 @@ class Builder:
     def new_var(self) -> Var:
         self._next_var += 1
         return Var(self._next_var)
+
+    def shared_var(self, name: str) -> Var:
+        """The one variable called ``name`` in this compilation, made on first use.
+
+        Lowerings that compute the same kind of offset on several paths (the transport header
+        behind IPv4 or IPv6) share one variable, so the code after the paths meet is one
+        subgraph and an assignment repeated on a path is visibly redundant.
+        """
+        var = self._shared.get(name)
+        if var is None:
+            var = self._shared[name] = self.new_var()
+        return var
 
 
 def successors(node: Node) -> tuple[Node, ...]:

@@ -4,21 +4,26 @@ Input: the root ``cfg.Node`` of a DAG. Output: a list of ``isa.Insn`` that the c
 
 The emitter lays the nodes out in a topological order (every edge points forward, as cBPF
 requires), turns each node into a block (compute the tested value into A and, for register
-operands, into X; then one conditional jump, a store, or a return), and resolves jump offsets,
-routing a conditional jump that would span more than 255 instructions through an ``ja``
-trampoline placed right after it.
+operands, into X; then one conditional jump, an assignment, or a return), and resolves jump
+offsets (``_layout``).
 
 With ``reuse_registers`` (the default when optimizing) it tracks what A and X hold on every path
-into a block and skips a computation when the register already holds the value: after
-``ldh [12]; jeq #0x800``, the next test of ``ldh [12]`` loads nothing. Skipping is safe for faults,
-because a value held in a register was computed, without faulting, on every path here.
+into a block, as sets of equal values, and skips a computation when a register already holds the
+value: after ``ldh [12]; jeq #0x800``, the next test of ``ldh [12]`` loads nothing, and a value
+X holds reaches A by ``txa``. Skipping is safe for faults, because a value held in a register was
+computed, without faulting, on every path here.
 
-Scratch memory: each ``cfg.Var`` gets its own slot, counted up from M[0]; temporaries for
-operands that need both registers are taken from the top (M[15] downwards).
+Variables: a ``cfg.Var`` lives in X when nothing else needs X while the variable is live
+(``_x_variables``), so the IPv4 header length assigned by ``ldxb 4*([14]&0xf)`` on one path and
+the IPv6 one by ``ldx #40`` on another feed one shared ``ldh [x + 14]``. The others get scratch
+slots counted up from M[0]; temporaries for operands that need both registers are taken from the
+top (M[15] downwards).
 """
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from . import cfg, isa
@@ -27,20 +32,26 @@ from .isa import Insn
 
 _LOAD_SIZE = {4: isa.BPF_W, 2: isa.BPF_H, 1: isa.BPF_B}
 _COMMUTATIVE = frozenset({"+", "*", "&", "|", "^"})
+_EMPTY: frozenset[cfg.Value] = frozenset()
 
 
 @dataclass(slots=True)
 class _Regs:
-    """What A and X are known to hold (``None``: unknown)."""
+    """The values A and X are known to hold (several names for one number; empty: unknown)."""
 
-    a: cfg.Value | None = None
-    x: cfg.Value | None = None
+    a: frozenset[cfg.Value] = _EMPTY
+    x: frozenset[cfg.Value] = _EMPTY
 
     def copy(self) -> _Regs:
         return _Regs(self.a, self.x)
 
     def meet(self, other: _Regs) -> _Regs:
-        return _Regs(self.a if self.a == other.a else None, self.x if self.x == other.x else None)
+        return _Regs(self.a & other.a, self.x & other.x)
+
+    def forget(self, var: int) -> None:
+        """``var`` was assigned: names that read it mean something else now."""
+        self.a = frozenset(v for v in self.a if not cfg.mentions(v, var))
+        self.x = frozenset(v for v in self.x if not cfg.mentions(v, var))
 
 
 @dataclass(slots=True)
@@ -49,16 +60,18 @@ class _Block:
 
     node: cfg.Node
     body: list[Insn] = field(default_factory=list)
-    #: For a branch: (code, k, true target, false target); for an assign: the next node.
+    #: For a branch: (code, k, true target, false target).
     jump: tuple[int, int, cfg.Node, cfg.Node] | None = None
+    #: For an assignment: the node it continues at.
     next: cfg.Node | None = None
 
 
 class _ValueEmitter:
     """Generates the code for values, tracking registers within one block."""
 
-    def __init__(self, slots: dict[int, int], reuse: bool) -> None:
+    def __init__(self, slots: dict[int, int], in_x: frozenset[int], reuse: bool) -> None:
         self.slots = slots
+        self.in_x = in_x
         self.reuse = reuse
         self.regs = _Regs()
         self.out: list[Insn] = []
@@ -81,7 +94,11 @@ class _ValueEmitter:
     # -- A ----------------------------------------------------------------------------------
 
     def to_a(self, value: cfg.Value) -> None:
-        if self.reuse and self.regs.a == value:
+        if self.reuse and value in self.regs.a:
+            return
+        if self.reuse and value in self.regs.x:
+            self._emit(isa.BPF_MISC | isa.BPF_TXA)
+            self.regs.a = self.regs.x
             return
         match value:
             case cfg.Const(k=k):
@@ -98,6 +115,8 @@ class _ValueEmitter:
             case cfg.HeaderLen(offset=cfg.Const()):
                 self.to_x(value)
                 self._emit(isa.BPF_MISC | isa.BPF_TXA)
+                self.regs.a = self.regs.x
+                return
             case cfg.HeaderLen(offset=offset):
                 self.to_a(cfg.Load(offset, 1))
                 self._emit(isa.BPF_ALU | isa.BPF_AND | isa.BPF_K, 0xF)
@@ -105,6 +124,7 @@ class _ValueEmitter:
             case cfg.Ancillary(which=which, size=size):
                 self._emit(isa.BPF_LD | _LOAD_SIZE[size] | isa.BPF_ABS, isa.SKF_AD_OFF + which)
             case cfg.Var(id=var):
+                assert var not in self.in_x, f"v{var} lives in X but X does not hold it here"
                 self._emit(isa.BPF_LD | isa.BPF_MEM, self.slots[var])
             case cfg.Neg(a=a):
                 self.to_a(a)
@@ -119,12 +139,12 @@ class _ValueEmitter:
                 self._emit(isa.BPF_ALU | cfg.ALU_CODES[op] | isa.BPF_X)
             case _:
                 raise AssertionError(f"cannot emit value {value!r}")
-        self.regs.a = value
+        self.regs.a = frozenset((value,))
 
     # -- X ----------------------------------------------------------------------------------
 
     def to_x(self, value: cfg.Value) -> None:
-        if self.reuse and self.regs.x == value:
+        if self.reuse and value in self.regs.x:
             return
         match value:
             case cfg.Const(k=k):
@@ -134,25 +154,28 @@ class _ValueEmitter:
             case cfg.HeaderLen(offset=cfg.Const(k=k)):
                 self._emit(isa.BPF_LDX | isa.BPF_B | isa.BPF_MSH, k)
             case cfg.Var(id=var):
+                assert var not in self.in_x, f"v{var} lives in X but X does not hold it here"
                 self._emit(isa.BPF_LDX | isa.BPF_W | isa.BPF_MEM, self.slots[var])
             case _:
                 self.to_a(value)
                 self._emit(isa.BPF_MISC | isa.BPF_TAX)
-        self.regs.x = value
+                self.regs.x = self.regs.a
+                return
+        self.regs.x = frozenset((value,))
 
     def _better_in_x(self, a: cfg.Value, b: cfg.Value) -> bool:
         """Whether ``a`` (not ``b``) should go to X: it is there already, or loads there directly
         while ``b`` does not (``4*([14]&0xf)`` is an ``ldxb``, so ``hdrlen + v`` computes ``v``)."""
-        if self.reuse and self.regs.x == a and self.regs.x != b:
+        if self.reuse and a in self.regs.x and b not in self.regs.x:
             return True
-        return _loads_x_directly(a) and not _loads_x_directly(b)
+        return _loads_x_directly(a, self.in_x) and not _loads_x_directly(b, self.in_x)
 
     def a_and_x(self, a: cfg.Value, x: cfg.Value) -> None:
         """Leave ``a`` in A and ``x`` in X (for ``op x`` and ``jxx x``)."""
-        if _loads_x_directly(x):
+        if _loads_x_directly(x, self.in_x) or (self.reuse and x in self.regs.x):
             self.to_a(a)
             self.to_x(x)
-        elif not _needs_x(a):
+        elif not _needs_x(a, self.in_x):
             self.to_x(x)
             self.to_a(a)
         else:
@@ -161,20 +184,43 @@ class _ValueEmitter:
             self._emit(isa.BPF_ST, slot)
             self.to_a(a)
             self._emit(isa.BPF_LDX | isa.BPF_W | isa.BPF_MEM, slot)
-            self.regs.x = x
+            self.regs.x = frozenset((x,))
             self._release()
 
+    # -- assignments ------------------------------------------------------------------------
 
-def _loads_x_directly(value: cfg.Value) -> bool:
+    def assign(self, var: int, value: cfg.Value) -> None:
+        """``var = value``: into X for the variables that live there, else into its slot."""
+        if var in self.in_x:
+            if _loads_x_directly(value, self.in_x) or (self.reuse and value in self.regs.x):
+                self.to_x(value)
+            else:
+                self.to_a(value)
+                self._emit(isa.BPF_MISC | isa.BPF_TAX)
+                self.regs.x = self.regs.a
+            held = self.regs.x
+            self.regs.forget(var)
+            self.regs.x = frozenset(v for v in held if not cfg.mentions(v, var)) | {cfg.Var(var)}
+        else:
+            self.to_a(value)
+            self._emit(isa.BPF_ST, self.slots[var])
+            held = self.regs.a
+            self.regs.forget(var)
+            self.regs.a = frozenset(v for v in held if not cfg.mentions(v, var)) | {cfg.Var(var)}
+
+
+def _loads_x_directly(value: cfg.Value, in_x: frozenset[int]) -> bool:
     """Whether ``ldx`` can load ``value`` without touching A."""
     match value:
-        case cfg.Const() | cfg.PacketLen() | cfg.Var() | cfg.HeaderLen(offset=cfg.Const()):
+        case cfg.Const() | cfg.PacketLen() | cfg.HeaderLen(offset=cfg.Const()):
             return True
+        case cfg.Var(id=var):
+            return var not in in_x
         case _:
             return False
 
 
-def _needs_x(value: cfg.Value) -> bool:
+def _needs_x(value: cfg.Value, in_x: frozenset[int]) -> bool:
     """Whether computing ``value`` into A may overwrite X."""
     match value:
         case cfg.Const() | cfg.PacketLen() | cfg.Ancillary() | cfg.Var():
@@ -184,39 +230,176 @@ def _needs_x(value: cfg.Value) -> bool:
         case cfg.HeaderLen():
             return True
         case cfg.Alu(b=cfg.Const(k=k), op=op, a=a) if not (op in ("<<", ">>") and k >= 32):
-            return _needs_x(a)
+            return _needs_x(a, in_x)
         case cfg.Alu():
             return True
         case cfg.Neg(a=a):
-            return _needs_x(a)
+            return _needs_x(a, in_x)
     raise AssertionError(value)
 
 
-def _mentions(value: cfg.Value, var: int) -> bool:
-    if isinstance(value, cfg.Var):
-        return value.id == var
-    return any(_mentions(c, var) for c in cfg.children(value))
+# ---------------------------------------------------------------------------------------------
+# Which variables live in X
 
 
-def _variables(order: list[cfg.Node]) -> dict[int, int]:
+def _keeps_x(value: cfg.Value, var: cfg.Var) -> bool:
+    """Whether computing ``value`` into A leaves X holding ``var`` (using X only to read it)."""
+    match value:
+        case cfg.Const() | cfg.PacketLen() | cfg.Ancillary() | cfg.Var():
+            return True
+        case cfg.Load(offset=offset):
+            part = cfg.split_offset(offset)[0]
+            return part is None or part == var
+        case cfg.HeaderLen(offset=cfg.Const()):
+            return False
+        case cfg.HeaderLen(offset=offset):
+            return _keeps_x(cfg.Load(offset, 1), var)
+        case cfg.Alu(b=cfg.Const(k=k), op=op, a=a) if not (op in ("<<", ">>") and k >= 32):
+            return _keeps_x(a, var)
+        case cfg.Alu(op=op, a=a, b=b):
+            if b == var:
+                return _keeps_x(a, var)
+            return op in _COMMUTATIVE and a == var and _keeps_x(b, var)
+        case cfg.Neg(a=a):
+            return _keeps_x(a, var)
+    raise AssertionError(value)
+
+
+def _node_keeps_x(node: cfg.Node, var: cfg.Var) -> bool:
+    """Whether ``node``'s code leaves X holding ``var`` from entry to exit."""
+    match node:
+        case cfg.Branch(test=test):
+            if isinstance(test.operand, cfg.Const):
+                return _keeps_x(test.value, var)
+            if test.operand == var:
+                return _keeps_x(test.value, var)
+            return test.op == "==" and test.value == var and _keeps_x(test.operand, var)
+        case cfg.Assign(var=target, value=value):
+            return target != var.id and _keeps_x(value, var)
+    return True
+
+
+def _liveness(order: list[cfg.Node]) -> dict[int, frozenset[int]]:
+    """The variables live on entry to each node (read before assigned on some path on)."""
+    live: dict[int, frozenset[int]] = {}
+    for node in reversed(order):
+        match node:
+            case cfg.Branch(test=test, if_true=t, if_false=f):
+                live[id(node)] = (live[id(t)] | live[id(f)] | cfg.variables(test.value)
+                                  | cfg.variables(test.operand))
+            case cfg.Assign(var=var, value=value, next=nxt):
+                live[id(node)] = (live[id(nxt)] - {var}) | cfg.variables(value)
+            case _:
+                live[id(node)] = frozenset()
+    return live
+
+
+def _x_variables(order: list[cfg.Node]) -> frozenset[int]:
+    """Variables kept in X: while one is live, every node's code uses X only to read it, and no
+    other X variable is live. Greedy, most-read first; any choice is correct, some are smaller.
+
+    A variable live at the root (read before any assignment) is never chosen.
+    """
+    live = _liveness(order)
+    span: dict[int, list[cfg.Node]] = {}  # where each variable must stay in X
+    reads: dict[int, int] = {}
+    assigned: set[int] = set()
+    for node in order:
+        for var in live[id(node)]:
+            span.setdefault(var, []).append(node)
+        if isinstance(node, cfg.Assign):
+            assigned.add(node.var)
+            span.setdefault(node.var, []).append(node)
+        if isinstance(node, cfg.Branch):
+            for var in cfg.variables(node.test.value) | cfg.variables(node.test.operand):
+                reads[var] = reads.get(var, 0) + 1
+    root_live = live[id(order[0])] if order else frozenset()
+    chosen: set[int] = set()
+    taken: set[int] = set()  # nodes where a chosen variable holds X
+    for var in sorted(assigned - root_live, key=lambda v: (-reads.get(v, 0), v)):
+        nodes = span[var]
+        ids = {id(n) for n in nodes}
+        if ids & taken:
+            continue
+        if all(_node_keeps_x(n, cfg.Var(var)) or _assigns_itself(n, var) for n in nodes):
+            chosen.add(var)
+            taken |= ids
+    return frozenset(chosen)
+
+
+def _assigns_itself(node: cfg.Node, var: int) -> bool:
+    """``var = value``: X may be used freely while computing ``value``, unless ``value`` reads
+    ``var`` (then X must still hold it until it is read)."""
+    return (isinstance(node, cfg.Assign) and node.var == var
+            and (not cfg.mentions(node.value, var) or _keeps_x(node.value, cfg.Var(var))))
+
+
+def _slots(order: list[cfg.Node], in_x: frozenset[int]) -> dict[int, int]:
     slots: dict[int, int] = {}
     for node in order:
-        if isinstance(node, cfg.Assign) and node.var not in slots:
+        if isinstance(node, cfg.Assign) and node.var not in slots and node.var not in in_x:
             slots[node.var] = len(slots)
     if len(slots) > isa.BPF_MEMWORDS - 2:
         raise ProgramError("the filter needs more than 14 scratch variables")
     return slots
 
 
+# ---------------------------------------------------------------------------------------------
+# The driver
+
+
+def _block_order(root: cfg.Node) -> list[cfg.Node]:
+    """``cfg.topological``'s depth-first order, arranged so assignments fall through.
+
+    An assignment's block ends in a ``ja`` unless its successor comes right after it, which is
+    possible once every other edge into the successor is placed. So an assignment whose
+    successor still waits for other predecessors is put off while anything else can go first
+    (``t = 4*IHL`` waits for the IPv6 test jumping to the same port tests), and once placed it
+    is followed by its successor whenever that has become ready.
+    """
+    order = cfg.topological(root)
+    rank = {id(n): i for i, n in enumerate(order)}
+    preds: dict[int, int] = {}
+    for node in order:
+        for succ in cfg.successors(node):
+            preds[id(succ)] = preds.get(id(succ), 0) + 1
+
+    def waits(node: cfg.Node) -> bool:
+        return isinstance(node, cfg.Assign) and preds[id(node.next)] > 1
+
+    out: list[cfg.Node] = []
+    ready: list[int] = [0]
+    nxt: cfg.Node | None = None
+    while ready or nxt is not None:
+        if nxt is None:
+            put_off = []
+            while len(ready) > 1 and waits(order[ready[0]]):
+                put_off.append(heapq.heappop(ready))
+            nxt = order[heapq.heappop(ready)]
+            for r in put_off:
+                heapq.heappush(ready, r)
+        node, nxt = nxt, None
+        out.append(node)
+        for succ in cfg.successors(node):
+            preds[id(succ)] -= 1
+            if preds[id(succ)] == 0:
+                if isinstance(node, cfg.Assign):
+                    nxt = succ
+                else:
+                    heapq.heappush(ready, rank[id(succ)])
+    return out
+
+
 def emit(root: cfg.Node, *, reuse_registers: bool = True) -> list[Insn]:
     """The instructions deciding the CFG rooted at ``root``."""
-    order = cfg.topological(root)
-    slots = _variables(order)
+    order = _block_order(root) if reuse_registers else cfg.topological(root)
+    in_x = _x_variables(order) if reuse_registers else frozenset()
+    slots = _slots(order, in_x)
     entry: dict[int, _Regs] = {}
     blocks: list[_Block] = []
     for node in order:
-        regs = entry.get(id(node), _Regs()) if reuse_registers else _Regs()
-        gen = _ValueEmitter(slots, reuse_registers)
+        regs = entry.pop(id(node), _Regs()) if reuse_registers else _Regs()
+        gen = _ValueEmitter(slots, in_x, reuse_registers)
         gen.regs = regs.copy()
         block = _Block(node)
         match node:
@@ -234,13 +417,7 @@ def emit(root: cfg.Node, *, reuse_registers: bool = True) -> list[Insn]:
                     gen.a_and_x(value, operand)
                     block.jump = (code | isa.BPF_X, 0, t, f)
             case cfg.Assign(var=var, value=value, next=nxt):
-                gen.to_a(value)
-                gen._emit(isa.BPF_ST, slots[var])
-                # From here on ``Var(var)`` means the new value, which A holds; anything tracked
-                # in terms of the old one is stale.
-                gen.regs.a = cfg.Var(var)
-                if gen.regs.x is not None and _mentions(gen.regs.x, var):
-                    gen.regs.x = None
+                gen.assign(var, value)
                 block.next = nxt
             case _:
                 raise AssertionError(node)
@@ -285,45 +462,121 @@ def _cross_jump(blocks: list[_Block]) -> list[_Block]:
     return [blk for blk in blocks if id(blk.node) not in canon]
 
 
+# ---------------------------------------------------------------------------------------------
+# Jump offsets
+
+
+#: How far past a jump an island is placed: short of 255, leaving room for islands that later
+#: rounds put in between.
+_REACH = 200
+
+
 def _layout(blocks: list[_Block]) -> list[Insn]:
-    """Resolve jump targets to offsets, adding ``ja`` trampolines for jumps over 255."""
-    # far[i] = (needs trampoline for true edge, for false edge); grows monotonically until stable.
-    far = [[False, False] for _ in blocks]
-    for _ in range(64):
-        starts: dict[int, int] = {}
+    """Resolve jump targets to offsets, placing islands for conditional jumps over 255.
+
+    An island is a one-instruction stand-in for a far target: a copy of the target's ``ret``,
+    or a ``ja`` to it. A conditional jump too far from its target jumps to an island within
+    reach instead, and islands are shared. They go after a block that cannot fall through (a
+    conditional jump's two offsets are explicit, so any block ending in one qualifies), as late
+    as the jump's reach allows, so one island serves every jump before it that is in reach.
+    Islands only get added, so the loop, which recomputes positions each round, ends.
+    """
+    index = {id(blk.node): i for i, blk in enumerate(blocks)}
+    falls = [blk.next is not None and i + 1 < len(blocks) and blocks[i + 1].node is blk.next
+             for i, blk in enumerate(blocks)]
+    islands: dict[int, list[cfg.Node]] = {}  # block number -> targets of islands after it
+    for _ in range(256):
+        starts: list[int] = []
+        island_at: dict[tuple[int, int], int] = {}  # (block, target id) -> pc
         pc = 0
         for i, blk in enumerate(blocks):
-            starts[id(blk.node)] = pc
-            pc += len(blk.body)
-            if blk.jump is not None:
-                pc += 1 + far[i][0] + far[i][1]
-            elif blk.next is not None and (i + 1 >= len(blocks) or blocks[i + 1].node is not blk.next):
+            starts.append(pc)
+            pc += len(blk.body) + (blk.jump is not None) + (blk.next is not None and not falls[i])
+            for target in islands.get(i, ()):
+                island_at[(i, id(target))] = pc
                 pc += 1
-        out: list[Insn] = []
-        newly_far: list[tuple[int, int]] = []
+        # For each target, the island pcs in order, to find one in reach of a jump.
+        by_target: dict[int, list[int]] = {}
+        for (_, tid), where in sorted(island_at.items(), key=lambda item: item[1]):
+            by_target.setdefault(tid, []).append(where)
+        needed: list[tuple[int, cfg.Node]] = []
         for i, blk in enumerate(blocks):
-            out.extend(blk.body)
-            if blk.jump is not None:
-                code, k, t, f = blk.jump
-                here = len(out)
-                tramp = here + 1
-                jt_target = tramp if far[i][0] else starts[id(t)]
-                if far[i][0]:
-                    tramp += 1
-                jf_target = tramp if far[i][1] else starts[id(f)]
-                jt, jf = jt_target - here - 1, jf_target - here - 1
-                newly_far += [(i, edge) for edge, off in ((0, jt), (1, jf)) if off > 255]
-                out.append(Insn(code, min(jt, 255), min(jf, 255), k))
-                if far[i][0]:
-                    out.append(Insn(isa.BPF_JMP | isa.BPF_JA, 0, 0,
-                                    starts[id(t)] - len(out) - 1))
-                if far[i][1]:
-                    out.append(Insn(isa.BPF_JMP | isa.BPF_JA, 0, 0,
-                                    starts[id(f)] - len(out) - 1))
-            elif blk.next is not None and (i + 1 >= len(blocks) or blocks[i + 1].node is not blk.next):
-                out.append(Insn(isa.BPF_JMP | isa.BPF_JA, 0, 0, starts[id(blk.next)] - len(out) - 1))
-        if not newly_far:
-            return out
-        for i, edge in newly_far:
-            far[i][edge] = True
+            if blk.jump is None:
+                continue
+            here = starts[i] + len(blk.body)
+            for target in blk.jump[2:]:
+                if starts[index[id(target)]] - here - 1 <= 255:
+                    continue
+                if _reachable(by_target.get(id(target), ()), here) is None:
+                    needed.append((i, target))
+        if not needed:
+            return _resolve(blocks, starts, falls, islands, island_at, index)
+        planned: dict[int, int] = {}  # target id -> end pc of the block of its newest island
+        for i, target in needed:
+            here = starts[i] + len(blocks[i].body)
+            end = planned.get(id(target))
+            if end is not None and here < end <= here + _REACH:
+                continue  # an island placed this round for an earlier jump serves this one
+            spot = _island_spot(blocks, starts, falls, i, index[id(target)])
+            placed = islands.setdefault(spot, [])
+            if all(t is not target for t in placed):
+                placed.append(target)
+            planned[id(target)] = starts[spot] + len(blocks[spot].body) + 1
     raise ProgramError("could not lay out the jumps of this filter")
+
+
+def _reachable(pcs: Iterable[int], here: int) -> int | None:
+    """An island pc a conditional jump at ``here`` can reach (forward, within 255)."""
+    for where in pcs:
+        if here < where <= here + 256:
+            return where
+    return None
+
+
+def _island_spot(blocks: list[_Block], starts: list[int], falls: list[bool], source: int,
+                 target: int) -> int:
+    """The last block before ``target``, at or after ``source``, whose end is within reach of
+    ``source``'s jump and which nothing falls out of."""
+    here = starts[source] + len(blocks[source].body)
+    best = source
+    for j in range(source + 1, target):
+        end = starts[j] + len(blocks[j].body) + (blocks[j].jump is not None)
+        if end - here > _REACH:
+            break
+        if blocks[j].next is None or not falls[j]:
+            best = j
+    return best
+
+
+def _resolve(blocks: list[_Block], starts: list[int], falls: list[bool],
+             islands: dict[int, list[cfg.Node]], island_at: dict[tuple[int, int], int],
+             index: dict[int, int]) -> list[Insn]:
+    by_target: dict[int, list[int]] = {}
+    for (_, tid), where in sorted(island_at.items(), key=lambda item: item[1]):
+        by_target.setdefault(tid, []).append(where)
+    out: list[Insn] = []
+    for i, blk in enumerate(blocks):
+        assert len(out) == starts[i]
+        out.extend(blk.body)
+        if blk.jump is not None:
+            code, k, t, f = blk.jump
+            here = len(out)
+            offsets = []
+            for target in (t, f):
+                dest = starts[index[id(target)]]
+                if dest - here - 1 > 255:
+                    island = _reachable(by_target[id(target)], here)
+                    assert island is not None
+                    dest = island
+                offsets.append(dest - here - 1)
+            out.append(Insn(code, offsets[0], offsets[1], k))
+        elif blk.next is not None and not falls[i]:
+            out.append(Insn(isa.BPF_JMP | isa.BPF_JA, 0, 0,
+                            starts[index[id(blk.next)]] - len(out) - 1))
+        for target in islands.get(i, ()):
+            if isinstance(target, cfg.Return):
+                out.append(Insn(isa.BPF_RET | isa.BPF_K, 0, 0, target.k))
+            else:
+                out.append(Insn(isa.BPF_JMP | isa.BPF_JA, 0, 0,
+                                starts[index[id(target)]] - len(out) - 1))
+    return out

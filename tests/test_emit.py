@@ -115,14 +115,19 @@ def test_variables_survive_merging_paths(steps: list[tuple[int, int]], pkts: lis
         assert vm.run(program, pkt) == cfg.evaluate(root, pkt)
 
 
-def test_long_jumps_go_through_trampolines() -> None:
+def test_long_jumps_go_through_shared_islands() -> None:
+    """400 tests jumping to one far accept: copies of ``ret`` placed within reach serve them all,
+    a couple of instructions in all instead of a ``ja`` per jump."""
     b = cfg.Builder()
     ether = cfg.Test(cfg.load(12, 2), "==", cfg.Const(0x800))
     hosts = [cfg.Test(cfg.load(26, 4), "==", cfg.Const(0x0A000000 + i)) for i in range(400)]
     root = cfg.build(b, cfg.And(ether, cfg.any_of(*hosts)), b.ret(SNAPLEN), b.ret(0))
     program = emit.emit(root)
     isa.check(program)
-    assert any(i.code == isa.BPF_JMP | isa.BPF_JA for i in program)
+    assert all(i.jt <= 255 and i.jf <= 255 for i in program)
+    rets = [i for i in program if i.code == isa.BPF_RET | isa.BPF_K]
+    assert 2 < len(rets) <= 6
+    assert len(program) <= 2 + 1 + 400 + 6
     frame = bytearray(60)
     frame[12:14] = b"\x08\x00"
     for i in (0, 1, 200, 399, 400):
@@ -130,6 +135,23 @@ def test_long_jumps_go_through_trampolines() -> None:
         assert vm.run(program, bytes(frame)) == (SNAPLEN if i < 400 else 0)
     frame[12:14] = b"\x86\xdd"
     assert vm.run(program, bytes(frame)) == 0
+
+
+def test_far_targets_that_are_not_returns_get_a_shared_ja() -> None:
+    """A long chain whose far target is a test (not a return) reaches it through ``ja`` islands."""
+    b = cfg.Builder()
+    tail = cfg.Test(cfg.load(0, 1), "==", cfg.Const(7))
+    chain = [cfg.Test(cfg.load(26, 4), "==", cfg.Const(i)) for i in range(600)]
+    root = cfg.build(b, cfg.And(cfg.any_of(*chain), tail), b.ret(SNAPLEN), b.ret(0))
+    program = emit.emit(root)
+    isa.check(program)
+    jas = [i for i in program if i.code == isa.BPF_JMP | isa.BPF_JA]
+    assert 1 <= len(jas) <= 8
+    frame = bytearray(40)
+    for first, k, expected in ((7, 0, SNAPLEN), (7, 599, SNAPLEN), (6, 300, 0), (7, 600, 0)):
+        frame[0] = first
+        frame[26:30] = k.to_bytes(4, "big")
+        assert vm.run(program, bytes(frame)) == expected
 
 
 def test_registers_are_reused_across_blocks() -> None:

@@ -169,12 +169,36 @@ def _directions(direction: str | None, at: Callable[[int], Pred]) -> Pred:
             return any_of(at(_SRC), at(_DST))
 
 
+def _transport_header(ctx: Context, family: str) -> tuple[Value, int]:
+    """Where the transport header starts behind ``family``'s header, split as (the part that
+    differs between IPv4 and IPv6, the network header's constant offset).
+
+    IPv4's part is the header length (plus the network offset's run-time part, after tunnels);
+    IPv6's is 40. Port tests read ``[TRANSPORT + constant + port offset]`` through one shared
+    variable set to this part on each path, so the IPv4 and IPv6 alternatives end in the same
+    port tests and the emitter keeps the variable in X (``ldxb 4*([14]&0xf)`` or ``ldx #40``).
+    Each path loads exactly the bytes libpcap's gen_port and gen_port6 load.
+    """
+    variable, constant = cfg.split_offset(ctx.network_offset())
+    part: Value = cfg.HeaderLen(ctx.network_offset()) if family == "ip" else Const(40)
+    if variable is not None:
+        part = cfg.Alu("+", variable, part)
+    return part, constant
+
+
+def _port_tests(ctx: Context, family: str, direction: str | None,
+                atom: Callable[[Value], Pred]) -> Pred:
+    part, constant = _transport_header(ctx, family)
+    start = ctx.builder.shared_var("transport")
+    ports = _directions(direction, lambda off: atom(cfg.add(start, constant + off)))
+    return cfg.Let(start, part, ports)
+
+
 def _ports4(ctx: Context, protos: tuple[int, ...], direction: str | None,
             atom: Callable[[Value], Pred]) -> Pred:
     """IPv4 half of a port match (gen_port / gen_portrange)."""
-    transport = net.ipv4_transport_offset(ctx)
     ip_proto = cfg.load(cfg.add(ctx.network_offset(), 9), 1)
-    ports = _directions(direction, lambda off: atom(cfg.add(transport, off)))
+    ports = _port_tests(ctx, "ip", direction, atom)
     alternatives = [all_of(eq(ip_proto, p), net.ipv4_not_fragment(ctx), ports) for p in protos]
     return all_of(link.network_protocol(ctx, ETHERTYPE_IP), any_of(*alternatives))
 
@@ -182,9 +206,8 @@ def _ports4(ctx: Context, protos: tuple[int, ...], direction: str | None,
 def _ports6(ctx: Context, protos: tuple[int, ...], direction: str | None,
             atom: Callable[[Value], Pred]) -> Pred:
     """IPv6 half of a port match (gen_port6 / gen_portrange6): fixed header only."""
-    nl = ctx.network_offset()
-    next_header = cfg.load(cfg.add(nl, 6), 1)
-    ports = _directions(direction, lambda off: atom(cfg.add(nl, 40 + off)))
+    next_header = cfg.load(cfg.add(ctx.network_offset(), 6), 1)
+    ports = _port_tests(ctx, "ip6", direction, atom)
     alternatives = [all_of(eq(next_header, p), ports) for p in protos]
     return all_of(link.network_protocol(ctx, ETHERTYPE_IPV6), any_of(*alternatives))
 

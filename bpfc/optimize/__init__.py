@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .. import cfg
+from .constant_vars import propagate_constants
 from .dead_stores import eliminate_dead_stores
+from .hoist_assigns import hoist_assigns
 from .jump_threading import thread_jumps
 from .reorder_chains import reorder_chains
 from .simplify_tests import simplify_tests
@@ -23,7 +25,9 @@ PASSES: tuple[tuple[str, Pass], ...] = (
     ("simplify-tests", simplify_tests),
     ("jump-threading", thread_jumps),
     ("reorder-chains", reorder_chains),
+    ("constant-vars", propagate_constants),
     ("dead-stores", eliminate_dead_stores),
+    ("hoist-assigns", hoist_assigns),
 )
 
 MAX_ROUNDS = 8

@@ -6,45 +6,66 @@ meet of its incoming edges' facts). An edge whose facts decide the test at its t
 redirected to the target's decided successor, repeatedly. The graph is then rebuilt through the
 builder, so nodes that lost all their predecessors vanish and equal subgraphs merge.
 
-Facts are, per value, an interval ``[lo, hi]`` and a set of excluded constants (from ``==``,
-``>``, ``>=`` tests against constants), plus exact outcomes of other tests (``jset``, register
-operands). Skipping a test never removes a fault: a decided test's value was already computed,
-without faulting, on every path to it. A variable's facts die where it is assigned.
+What is known about a value (``_Known``): an interval, bits known set and known clear, the
+constants it is known not to be, and, when small, the set of constants it can be (so after
+``family == 24 or family == 28 or family == 30`` a second test of the same three is decided).
+Tests whose outcome those cannot express (``jset`` of several bits, register operands) are
+remembered whole. Assignments are facts too: after ``v = e``, a second ``v = e`` on every path
+changes nothing and is dropped, unless a variable ``e`` reads was assigned in between.
+
+Skipping a test never removes a fault: a decided test's value was already computed, without
+faulting, on every path to it. A variable's facts die where it is assigned.
 
 Soundness argument for rebuilding with facts computed on the old graph: every path of the new
-graph is an old path with some decided tests skipped, so the facts true on old paths into a node
-are true on the new ones.
+graph is an old path with some decided tests (and redundant assignments) skipped, so the facts
+true on old paths into a node are true on the new ones.
+
+Cost: facts are small maps keyed by the few distinct values a filter loads; sets of excluded
+constants are capped, so a chain of thousands of ``host`` tests is threaded in linear time.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .. import cfg
 
 U32 = 0xFFFFFFFF
+#: Largest set of possible constants tracked for one value (the meet of more forgets it).
+MAX_VALUES = 16
+#: Largest set of excluded constants tracked for one value (more are not recorded).
+MAX_EXCLUDED = 64
 
 
 @dataclass(frozen=True, slots=True)
-class _Range:
+class _Known:
+    """What every path here knows about one unsigned 32-bit value."""
+
     lo: int = 0
     hi: int = U32
+    ones: int = 0
+    zeros: int = 0
+    values: frozenset[int] | None = None
     excluded: frozenset[int] = frozenset()
 
-    def meet(self, other: _Range) -> _Range:
-        """What holds on both paths: the hull, and exclusions common to both."""
-        lo, hi = min(self.lo, other.lo), max(self.hi, other.hi)
-        excl = frozenset(k for k in self.excluded & other.excluded if lo <= k <= hi)
-        return _Range(lo, hi, excl)
+    @property
+    def impossible(self) -> bool:
+        """No value satisfies the facts: the edge carrying them is never taken."""
+        return self.lo > self.hi or (self.values is not None and not self.values) \
+            or bool(self.ones & self.zeros)
 
     def decide(self, op: str, k: int) -> bool | None:
+        values = self.values
+        if values is not None:
+            if not values:
+                return False  # unreachable: any answer is right
+            outcomes = {_holds(op, v, k) for v in values}
+            return outcomes.pop() if len(outcomes) == 1 else None
         lo, hi = self.lo, self.hi
         match op:
             case "==":
-                if k < lo or k > hi or k in self.excluded:
+                if k < lo or k > hi or k in self.excluded or k & self.zeros or self.ones & ~k:
                     return False
-                if lo == hi == k:
-                    return True
             case ">":
                 if lo > k:
                     return True
@@ -56,19 +77,23 @@ class _Range:
                 if hi < k:
                     return False
             case "&":
-                if lo == hi:
-                    return bool(lo & k)
-                if hi < (k & -k):  # every bit of the value is below k's lowest bit
+                if self.ones & k:
+                    return True
+                if not k & ~self.zeros or hi < (k & -k):
                     return False
         return None
 
-    def learn(self, op: str, k: int, outcome: bool) -> _Range:
-        lo, hi, excl = self.lo, self.hi, self.excluded
+    def learn(self, op: str, k: int, outcome: bool) -> _Known:
+        lo, hi, ones, zeros = self.lo, self.hi, self.ones, self.zeros
+        values, excluded = self.values, self.excluded
         match op, outcome:
             case "==", True:
-                lo, hi = max(lo, k), min(hi, k)
+                values = frozenset((k,)) if values is None or k in values else frozenset()
             case "==", False:
-                excl = excl | {k}
+                if values is not None:
+                    values = values - {k}
+                elif len(excluded) < MAX_EXCLUDED and lo <= k <= hi:
+                    excluded = excluded | {k}
             case ">", True:
                 lo = max(lo, k + 1)
             case ">", False:
@@ -77,67 +102,143 @@ class _Range:
                 lo = max(lo, k)
             case ">=", False:
                 hi = min(hi, k - 1)
+            case "&", True if k & (k - 1) == 0:
+                ones |= k
+            case "&", False:
+                zeros |= k
             case _:
                 return self
-        while lo in excl and lo < hi:
+        return _normal(lo, hi, ones, zeros, values, excluded)
+
+    def meet(self, other: _Known) -> _Known:
+        """What holds on both paths: the hull, common bits, exclusions common to both."""
+        if self.impossible:
+            return other
+        if other.impossible:
+            return self
+        values = None
+        if self.values is not None and other.values is not None:
+            values = self.values | other.values
+            if len(values) > MAX_VALUES:
+                values = None
+        return _normal(min(self.lo, other.lo), max(self.hi, other.hi), self.ones & other.ones,
+                       self.zeros & other.zeros, values, self.excluded & other.excluded)
+
+
+def _normal(lo: int, hi: int, ones: int, zeros: int, values: frozenset[int] | None,
+            excluded: frozenset[int]) -> _Known:
+    """One canonical form: bounds tightened by the bits, sets filtered by everything else."""
+    lo, hi = max(lo, ones), min(hi, U32 & ~zeros)
+    if values is not None:
+        values = frozenset(v for v in values
+                           if lo <= v <= hi and not v & zeros and not ones & ~v)
+        if values:
+            lo, hi = min(values), max(values)
+        excluded = frozenset()
+    elif lo == hi and lo not in excluded:
+        values = frozenset((lo,))
+        excluded = frozenset()
+    else:
+        while lo in excluded and lo < hi:
             lo += 1
-        while hi in excl and hi > lo:
+        while hi in excluded and hi > lo:
             hi -= 1
-        return _Range(lo, hi, frozenset(e for e in excl if lo <= e <= hi))
+        if any(not lo <= e <= hi for e in excluded):
+            excluded = frozenset(e for e in excluded if lo <= e <= hi)
+    return _Known(lo, hi, ones, zeros, values, excluded)
+
+
+def _holds(op: str, v: int, k: int) -> bool:
+    match op:
+        case "==":
+            return v == k
+        case ">":
+            return v > k
+        case ">=":
+            return v >= k
+    return bool(v & k)
+
+
+def _faulting_parts(value: cfg.Value) -> frozenset[cfg.Value]:
+    """``value`` and its sub-values that can fault: computed once, none of them faults again."""
+    if not cfg.can_fault(value):
+        return frozenset()
+    out = {value}
+    for child in cfg.children(value):
+        out |= _faulting_parts(child)
+    return frozenset(out)
+
+
+_UNKNOWN = _Known()
 
 
 @dataclass(frozen=True, slots=True)
 class _Facts:
-    ranges: dict[cfg.Value, _Range]
-    exact: dict[cfg.Test, bool]
+    """Facts on every path into a node. The maps are never mutated once built."""
+
+    known: dict[cfg.Value, _Known] = field(default_factory=dict)
+    #: Outcomes of tests ``known`` cannot express (several-bit ``jset``, register operands).
+    exact: dict[cfg.Test, bool] = field(default_factory=dict)
+    #: Values computed, without faulting, on every path here.
+    computed: frozenset[cfg.Value] = frozenset()
+    #: Variables known to hold a value (the expression last assigned, still meaning the same).
+    holds: dict[int, cfg.Value] = field(default_factory=dict)
 
     def decide(self, test: cfg.Test) -> bool | None:
         known = self.exact.get(test)
         if known is not None:
             return known
         if isinstance(test.operand, cfg.Const):
-            rng = self.ranges.get(test.value)
-            if rng is not None:
-                return rng.decide(test.op, test.operand.k)
+            facts = self.known.get(test.value)
+            if facts is not None:
+                return facts.decide(test.op, test.operand.k)
         return None
 
     def learn(self, test: cfg.Test, outcome: bool) -> _Facts:
-        exact = dict(self.exact)
-        exact[test] = outcome
-        ranges = self.ranges
-        if isinstance(test.operand, cfg.Const) and test.op != "&":
-            ranges = dict(ranges)
-            ranges[test.value] = ranges.get(test.value, _Range()).learn(
-                test.op, test.operand.k, outcome)
-        return _Facts(ranges, exact)
+        known, exact = self.known, self.exact
+        operand = test.operand
+        if isinstance(operand, cfg.Const) and not (test.op == "&" and outcome
+                                                   and operand.k & (operand.k - 1)):
+            before = known.get(test.value, _UNKNOWN)
+            after = before.learn(test.op, operand.k, outcome)
+            if after != before:
+                known = dict(known)
+                known[test.value] = after
+        else:
+            exact = dict(exact)
+            exact[test] = outcome
+        computed = self.computed
+        parts = _faulting_parts(test.value) | _faulting_parts(test.operand)
+        if not parts <= computed:
+            computed = computed | parts
+        return _Facts(known, exact, computed, self.holds)
 
-    def forget(self, var: int) -> _Facts:
-        return _Facts({v: r for v, r in self.ranges.items() if not _mentions(v, var)},
+    def assign(self, var: int, value: cfg.Value) -> _Facts:
+        """The facts after ``var = value``: nothing that reads ``var`` is known any more."""
+        def stale(v: cfg.Value) -> bool:
+            return cfg.mentions(v, var)
+        holds = {u: v for u, v in self.holds.items() if u != var and not stale(v)}
+        if not stale(value):
+            holds[var] = value
+        return _Facts({v: k for v, k in self.known.items() if not stale(v)},
                       {t: o for t, o in self.exact.items()
-                       if not (_mentions(t.value, var) or _mentions(t.operand, var))})
+                       if not (stale(t.value) or stale(t.operand))},
+                      frozenset(v for v in self.computed if not stale(v)), holds)
 
     def evaluated(self, test: cfg.Test) -> bool:
         """Whether ``test``'s values were computed on every path here (so cannot fault now)."""
-        def known(v: cfg.Value) -> bool:
-            return (not cfg.can_fault(v) or v in self.ranges
-                    or any(t.value == v or t.operand == v for t in self.exact))
-        return known(test.value) and known(test.operand)
+        return all(not cfg.can_fault(v) or v in self.computed for v in (test.value, test.operand))
 
     def meet(self, other: _Facts) -> _Facts:
-        ranges = {v: r.meet(other.ranges[v]) for v, r in self.ranges.items() if v in other.ranges}
+        known = {v: k.meet(other.known[v]) for v, k in self.known.items() if v in other.known}
         exact = {t: o for t, o in self.exact.items() if other.exact.get(t) is o}
-        return _Facts(ranges, exact)
-
-
-def _mentions(value: cfg.Value, var: int) -> bool:
-    if isinstance(value, cfg.Var):
-        return value.id == var
-    return any(_mentions(c, var) for c in cfg.children(value))
+        holds = {u: v for u, v in self.holds.items() if other.holds.get(u) == v}
+        return _Facts(known, exact, self.computed & other.computed, holds)
 
 
 def thread_jumps(root: cfg.Node, builder: cfg.Builder) -> cfg.Node:
     order = cfg.topological(root)
-    facts_in: dict[int, _Facts] = {id(root): _Facts({}, {})}
+    facts_in: dict[int, _Facts] = {id(root): _Facts()}
 
     def arrive(node: cfg.Node, facts: _Facts) -> None:
         seen = facts_in.get(id(node))
@@ -152,19 +253,28 @@ def thread_jumps(root: cfg.Node, builder: cfg.Builder) -> cfg.Node:
         return node
 
     targets: dict[int, tuple[cfg.Node, ...]] = {}
+    evaluated: set[int] = set()  # branches whose test's values were computed on every path
+    redundant: set[int] = set()  # assignments of the value the variable already holds
     for node in order:
-        facts = facts_in.get(id(node))
+        facts = facts_in.pop(id(node), None)
         if facts is None:  # every edge into it was redirected past it
             continue
         match node:
             case cfg.Branch(test=test, if_true=t, if_false=f):
+                if facts.evaluated(test):
+                    evaluated.add(id(node))
                 on_true, on_false = facts.learn(test, True), facts.learn(test, False)
                 t, f = resolve(t, on_true), resolve(f, on_false)
                 targets[id(node)] = (t, f)
                 arrive(t, on_true)
                 arrive(f, on_false)
-            case cfg.Assign(var=var, next=nxt):
-                after = facts.forget(var)
+            case cfg.Assign(var=var, value=value, next=nxt):
+                if facts.holds.get(var) == value:
+                    redundant.add(id(node))
+                    after = facts
+                else:
+                    after = facts.assign(var, value)
+                nxt = resolve(nxt, after)
                 targets[id(node)] = (nxt,)
                 arrive(nxt, after)
     # Rebuild only what is still reachable through the redirected edges, successors first.
@@ -186,12 +296,11 @@ def thread_jumps(root: cfg.Node, builder: cfg.Builder) -> cfg.Node:
             match n:
                 case cfg.Branch(test=test):
                     t, f = succ
-                    facts = facts_in.get(id(n))
-                    rebuilt[id(n)] = builder.branch(
-                        test, rebuilt[id(t)], rebuilt[id(f)],
-                        evaluated=facts is not None and facts.evaluated(test))
+                    rebuilt[id(n)] = builder.branch(test, rebuilt[id(t)], rebuilt[id(f)],
+                                                    evaluated=id(n) in evaluated)
                 case cfg.Assign(var=var, value=value):
-                    rebuilt[id(n)] = builder.assign(var, value, rebuilt[id(succ[0])])
+                    nxt = rebuilt[id(succ[0])]
+                    rebuilt[id(n)] = nxt if id(n) in redundant else builder.assign(var, value, nxt)
                 case _:
                     rebuilt[id(n)] = n
         return rebuilt[id(node)]

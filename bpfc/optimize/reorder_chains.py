@@ -96,13 +96,11 @@ def _reorder(chain: list[cfg.Branch], evaluated: frozenset[cfg.Value]) -> list[c
     suffix = tests[start:]
     if len(suffix) < 2:
         return None
-    groups: dict[cfg.Value, list[cfg.Test]] = {}
+    groups: dict[cfg.Value, dict[cfg.Test, None]] = {}
     if start > 0:
-        groups[tests[start - 1].value] = []  # already in A: test it first
+        groups[tests[start - 1].value] = {}  # already in A: test it first
     for t in suffix:
-        bucket = groups.setdefault(t.value, [])
-        if t not in bucket:
-            bucket.append(t)
+        groups.setdefault(t.value, {})[t] = None  # a repeated test decides nothing new
     new = tests[:start] + [t for bucket in groups.values() for t in bucket]
     return None if new == tests else new
 
