@@ -244,4 +244,7 @@ def _read_text(path: str) -> str:
 
 
 def main() -> None:
+    # lark uses the third-party ``regex`` module when it is installed; plain ``re`` serves our
+    # grammar, and skipping ``regex`` saves a cold start ~5 ms. Only in our own process.
+    sys.modules.setdefault("regex", None)  # type: ignore[arg-type]
     sys.exit(run(sys.argv[1:]))

@@ -297,12 +297,17 @@ _SELF_CHECK: Final = "tcp port 80 or (443) and not len % 4 + 1 = 0 or vpi (1 or 
 
 
 def _grammar_text() -> str:
-    """The grammar from the installed package (``bpfc.grammar``) or from the source tree."""
-    from importlib import resources  # only on a cold start's cache-key computation
+    """The grammar from the installed package (``bpfc.grammar``) or from the source tree.
 
+    Found through the ``bpfc.grammar`` package's own file (a wheel and an editable install both
+    map it), not ``importlib.resources``, whose imports cost a cold start several milliseconds.
+    """
     try:
-        return resources.files("bpfc.grammar").joinpath("pcap-filter.lark").read_text("utf-8")
-    except (ModuleNotFoundError, FileNotFoundError, NotADirectoryError):
+        import bpfc.grammar as package
+
+        path = Path(package.__file__ or "").parent / "pcap-filter.lark"
+        return path.read_text("utf-8")
+    except (ImportError, OSError):
         repo_path = Path(__file__).resolve().parent.parent / "grammar" / "pcap-filter.lark"
         return repo_path.read_text("utf-8")
 
@@ -334,12 +339,15 @@ def get_parser() -> LalrParser:
     global _parser
     if _parser is not None:
         return _parser
-    import hashlib
     import pickle
+    import zlib
 
     grammar = _grammar_text()
     stamp = f"{grammar}\0{lark.__version__}\0{sys.version}\0{_CACHE_FORMAT}"
-    name = f"pcap-filter-{hashlib.sha256(stamp.encode()).hexdigest()[:24]}.lark-cache"
+    # Two 32-bit checksums name the cache file (hashlib's OpenSSL import alone costs ~2 ms); a
+    # collision would only load a parser that then fails the self-check and is rebuilt.
+    key = stamp.encode()
+    name = f"pcap-filter-{zlib.crc32(key):08x}{zlib.adler32(key):08x}.lark-cache"
     for directory in _cache_dirs():
         if not _private(directory):
             continue
