@@ -8,13 +8,17 @@ it to a socket or run it without further checks.
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from . import isa
 from .isa import Insn
 from .linktypes import LinkType
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 DumpFormat = Literal["d", "dd", "ddd", "asm"]
 
@@ -129,6 +133,15 @@ class Program:
             fn = jit.compile_filter(self.insns)
             object.__setattr__(self, "_match", fn)
         return fn(packet, len(packet) if wirelen is None else wirelen)
+
+    def match_many(self, packets: Iterable[bytes],
+                   wirelens: Iterable[int] | None = None) -> npt.NDArray[np.uint32]:
+        """``match`` for many packets at once, through the numpy batch engine: an array of the
+        filter's return values (0: rejected), one per packet. ``wirelens`` default to the
+        packets' lengths."""
+        from . import vector
+
+        return vector.run(self.insns, vector.pack(packets, wirelens))
 
     def run(self, packet: bytes, wirelen: int | None = None) -> int:
         """Same as ``match`` through the reference interpreter (slow; for cross-checking)."""

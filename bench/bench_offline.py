@@ -1,0 +1,217 @@
+"""Offline filtering, side by side in one run: ``tcpdump -r F -w O EXPR`` against
+``bpfc -r F -w O EXPR`` on a generated 1,000,000-packet Ethernet capture (about 465 MB, built once
+by ``make_big_pcap.py`` and cached under bench/data/).
+
+For every benchmark expression, each tool runs ``--repeat`` times as a fresh process (the file
+in the page cache, the output file removed first, outside the timing); the best wall time is
+reported as packets/s with the bpfc/tcpdump throughput ratio, both peak resident sizes
+(``wait4``'s ru_maxrss, which covers bpfc's second process too), and bpfc's stage times from
+its ``BPFC_STAGES`` report (startup is everything before the driver runs: interpreter, site,
+imports). Both outputs must hold the same bytes, or the run fails.
+
+Then, on a 100,000-packet slice: the same work through pcapy-ng (libpcap's filter, its dumper)
+and through scapy (``sniff(offline=..., filter=...)`` and ``wrpcap``), both timed in a fresh
+process. ``--big`` (or ``BPFC_BENCH_10M=1``) adds the ratio on a 10,000,000-packet capture
+(about 4.6 GB; generating it takes about 3 minutes once, each run a few seconds).
+Usage: ``python bench/bench_offline.py [--repeat R] [--expr EXPR ...] [--big]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from make_big_pcap import cached  # noqa: E402
+
+EXPRESSIONS = [
+    "",
+    "tcp port 80",
+    "ip and tcp port 8080",
+    "host 10.0.0.1 or host 10.0.0.2",
+    "tcp[tcpflags] & tcp-syn != 0",
+    "vlan and udp",
+    "ip6 and icmp6",
+    "net 10.0.0.0/16 and not port 22",
+]
+SLICE = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    seconds: float
+    max_rss_kib: int
+    stderr: str
+
+
+def timed(argv: list[str], env: dict[str, str] | None = None) -> Timing:
+    """Wall time and peak RSS of one fresh process (and the children it waited for)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise SystemExit(f"{argv} failed ({proc.returncode}): {err.decode(errors='replace')}")
+    return Timing(seconds, usage.ru_maxrss, err.decode(errors="replace"))
+
+
+def best(argv: list[str], out: Path, repeat: int, env: dict[str, str] | None = None) -> Timing:
+    runs = []
+    for _ in range(repeat):
+        out.unlink(missing_ok=True)
+        runs.append(timed(argv, env))
+    return min(runs, key=lambda t: t.seconds)
+
+
+def stage_times(stderr: str) -> dict[str, float]:
+    match = re.search(r"bpfc: stages: (.*)", stderr)
+    if match is None:
+        return {}
+    found = {}
+    for part in match.group(1).split(", "):
+        name, value, _ = part.rsplit(" ", 2)
+        found[name] = float(value)
+    return found
+
+
+def compare_tools(path: Path, expressions: list[str], repeat: int, work: Path,
+                  packets: int) -> None:
+    tcpdump = shutil.which("tcpdump")
+    if tcpdump is None:
+        raise SystemExit("tcpdump is not installed")
+    bpfc = [sys.executable, "-m", "bpfc"]
+    env = dict(os.environ, BPFC_STAGES="1")
+    size = path.stat().st_size
+    print(f"{path.name}: {packets:,} packets, {size / 1e6:.0f} MB; best of {repeat} fresh "
+          "processes each")
+    print(f"{'expression':34} {'matched':>9} {'tcpdump pkt/s':>14} {'bpfc pkt/s':>12} "
+          f"{'ratio':>6} {'tcpd RSS':>9} {'bpfc RSS':>9}  bpfc stages (ms)")
+    for expr in expressions:
+        words = expr.split()
+        t_out, b_out = work / "tcpdump.pcap", work / "bpfc.pcap"
+        t = best([tcpdump, "-r", str(path), "-w", str(t_out), *words], t_out, repeat)
+        b = best([*bpfc, "-r", str(path), "-w", str(b_out), *words], b_out, repeat, env)
+        if t_out.read_bytes() != b_out.read_bytes():
+            raise SystemExit(f"outputs differ for {expr!r}")
+        matched = re.search(r"(\d+) packets? matched", b.stderr)
+        stages = stage_times(b.stderr)
+        run = stages.pop("run", 0.0)
+        shown = {"startup": b.seconds * 1000 - run, **stages}
+        text = " ".join(f"{k} {v:.0f}" for k, v in shown.items())
+        print(f"{expr or '(empty)':34} {matched.group(1) if matched else '?':>9} "
+              f"{packets / t.seconds:14,.0f} {packets / b.seconds:12,.0f} "
+              f"{t.seconds / b.seconds:6.2f} {t.max_rss_kib / 1024:7.0f}MB "
+              f"{b.max_rss_kib / 1024:7.0f}MB  {text}", flush=True)
+        b_out.unlink(missing_ok=True)
+        t_out.unlink(missing_ok=True)
+
+
+PCAPY_SCRIPT = """
+import sys, pcapy
+src, dst, expr = sys.argv[1:4]
+reader = pcapy.open_offline(src)
+reader.setfilter(expr)
+dumper = reader.dump_open(dst)
+while True:
+    header, data = reader.next()
+    if header is None:
+        break
+    dumper.dump(header, data)
+dumper.close()
+"""
+
+SCAPY_SCRIPT = """
+import sys
+from scapy.all import sniff, wrpcap
+src, dst, expr = sys.argv[1:4]
+packets = sniff(offline=src, filter=expr or None, store=True)
+wrpcap(dst, packets)
+"""
+
+
+def slice_capture(path: Path, out: Path, count: int) -> None:
+    """The first ``count`` records of ``path``, header included."""
+    import struct
+
+    with path.open("rb") as src, out.open("wb") as dst:
+        dst.write(src.read(24))
+        for _ in range(count):
+            head = src.read(16)
+            if len(head) < 16:
+                break
+            caplen = struct.unpack("<I", head[8:12])[0]
+            dst.write(head + src.read(caplen))
+
+
+def compare_libraries(path: Path, expressions: list[str], repeat: int, work: Path) -> None:
+    part = work / "slice.pcap"
+    slice_capture(path, part, SLICE)
+    tools: dict[str, list[str]] = {
+        "tcpdump": [shutil.which("tcpdump") or "tcpdump", "-r", str(part), "-w"],
+        "bpfc": [sys.executable, "-m", "bpfc", "-r", str(part), "-w"],
+        "pcapy-ng": [sys.executable, "-c", PCAPY_SCRIPT, str(part)],
+        "scapy": [sys.executable, "-c", SCAPY_SCRIPT, str(part)],
+    }
+    print(f"\n{SLICE:,}-packet slice, packets/s (fresh process each, best of {repeat}; scapy "
+          "once)")
+    print(f"{'expression':34} " + " ".join(f"{name:>12}" for name in tools))
+    for expr in expressions:
+        cells = []
+        for name, argv in tools.items():
+            out = work / f"{name}.pcap"
+            if name in ("pcapy-ng", "scapy"):
+                cmd = [*argv, str(out), expr]
+            else:
+                cmd = [*argv, str(out), *expr.split()]
+            try:
+                t = best(cmd, out, 1 if name == "scapy" else repeat)
+                cells.append(f"{SLICE / t.seconds:12,.0f}")
+            except SystemExit:
+                cells.append(f"{'failed':>12}")
+        print(f"{expr or '(empty)':34} " + " ".join(cells), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--expr", action="append", help="benchmark only these expressions")
+    parser.add_argument("--big", action="store_true",
+                        default=bool(os.environ.get("BPFC_BENCH_10M")),
+                        help="also run the 10,000,000-packet capture")
+    parser.add_argument("--no-libraries", action="store_true",
+                        help="skip the pcapy-ng and scapy comparison")
+    args = parser.parse_args()
+    expressions = args.expr if args.expr is not None else EXPRESSIONS
+    with tempfile.TemporaryDirectory(dir=HERE / "data" if (HERE / "data").exists() else None
+                                     ) as tmp:
+        work = Path(tmp)
+        os.chmod(work, 0o777)  # tcpdump drops to its own user before opening -w files
+        path = cached(1_000_000)
+        subprocess.run(["cat", str(path)], stdout=subprocess.DEVNULL, check=True)
+        compare_tools(path, expressions, args.repeat, work, 1_000_000)
+        if not args.no_libraries:
+            compare_libraries(path, expressions, args.repeat, work)
+        if args.big:
+            started = time.perf_counter()
+            big = cached(10_000_000)
+            print(f"\n(10M capture ready after {time.perf_counter() - started:.0f} s)")
+            subprocess.run(["cat", str(big)], stdout=subprocess.DEVNULL, check=True)
+            compare_tools(big, expressions, 1, work, 10_000_000)
+
+
+if __name__ == "__main__":
+    main()

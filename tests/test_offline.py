@@ -1,0 +1,405 @@
+"""``bpfc -r``: the records written are the ones tcpdump writes, whatever path the driver takes.
+
+Oracles: the tcpdump binary (``tcpdump -r F -w O EXPR``, byte for byte on a generated 20,000
+packet capture, and after damage), and libpcap in process (pcapy: ``setfilter`` on the savefile
+handle, which is what tcpdump does) for every corpus file. The paths under test: the mapped
+vectorised path in one process and in two (forced on small files by shrinking the thresholds),
+the stream path through the JIT, the VM and batched numpy, standard input and output.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import os
+import shutil
+import struct
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bpfc import cli, offline
+from bpfc.pcapfile import Packet, PcapngWriter, open_capture
+
+from .conftest import CORPUS_PCAPS, REPO
+
+pcapy = pytest.importorskip("pcapy")
+TCPDUMP = shutil.which("tcpdump")
+needs_tcpdump = pytest.mark.skipif(TCPDUMP is None, reason="tcpdump not installed")
+
+BENCH_EXPRESSIONS = [
+    "",
+    "tcp port 80",
+    "ip and tcp port 8080",
+    "host 10.0.0.1 or host 10.0.0.2",
+    "tcp[tcpflags] & tcp-syn != 0",
+    "vlan and udp",
+    "ip6 and icmp6",
+    "net 10.0.0.0/16 and not port 22",
+]
+GENERATED_PACKETS = 20_000
+
+Record = tuple[tuple[int, int], int, int, bytes]
+
+
+def _load_generator() -> object:
+    spec = importlib.util.spec_from_file_location("make_big_pcap",
+                                                  REPO / "bench" / "make_big_pcap.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("gen") / "gen.pcap"
+    _load_generator().make_capture(path, GENERATED_PACKETS, 4242)  # type: ignore[attr-defined]
+    return path
+
+
+def records(path: Path) -> list[Record]:
+    """Every record of a capture as libpcap reads it (µs timestamps, whatever the file's)."""
+    reader = pcapy.open_offline(str(path))
+    found = []
+    while True:
+        header, data = reader.next()
+        if header is None:
+            return found
+        found.append((header.getts(), header.getcaplen(), header.getlen(), bytes(data)))
+
+
+def libpcap_matches(path: Path, expr: str) -> list[Record] | None:
+    """What ``tcpdump -r path -w out expr`` writes, computed in process; None when libpcap
+    refuses the expression for the file's link type."""
+    reader = pcapy.open_offline(str(path))
+    try:
+        reader.setfilter(expr)
+    except pcapy.PcapError:
+        return None
+    found = []
+    while True:
+        try:
+            header, data = reader.next()
+        except pcapy.PcapError:
+            return found
+        if header is None:
+            return found
+        found.append((header.getts(), header.getcaplen(), header.getlen(), bytes(data)))
+
+
+def bpfc(*argv: str) -> int:
+    return cli.run(list(argv))
+
+
+def tcpdump(*argv: str, tmp: Path) -> subprocess.CompletedProcess[bytes]:
+    assert TCPDUMP is not None
+    os.chmod(tmp, 0o777)  # tcpdump writes -w files as its own user
+    return subprocess.run([TCPDUMP, *argv], capture_output=True, check=False)
+
+
+@pytest.fixture
+def two_cores(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The two-process path on a small file: many small segments. Fails the test if the
+    driver did not take it."""
+    monkeypatch.setattr(offline, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(offline, "SEGMENT_BYTES", 1 << 20)
+    monkeypatch.delenv("BPFC_ONE_CORE", raising=False)
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one CPU")
+    runs = []
+    real = offline._TwoCores.run
+
+    def spy(self: offline._TwoCores) -> object:
+        runs.append(self.total)
+        return real(self)
+
+    monkeypatch.setattr(offline._TwoCores, "run", spy)
+    yield
+    assert runs and runs[0] > 4
+
+
+@pytest.fixture
+def one_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(offline, "VECTOR_MIN_BYTES", 0)
+    monkeypatch.setenv("BPFC_ONE_CORE", "1")
+
+
+MODES = ["one-core", "two-cores", "jit", "vm-stream", "vector-stream"]
+
+
+def _mode_args(mode: str, request: pytest.FixtureRequest) -> list[str]:
+    match mode:
+        case "one-core":
+            request.getfixturevalue("one_core")
+            return []
+        case "two-cores":
+            request.getfixturevalue("two_cores")
+            return []
+        case "jit":
+            return ["--engine", "jit"]
+        case "vm-stream":
+            return ["--engine", "vm"]
+        case "vector-stream":
+            return ["--engine", "vector", "--pcap"]
+    raise AssertionError(mode)
+
+
+# -- the generated capture, against the tcpdump binary ----------------------------------------
+
+@pytest.fixture(scope="module")
+def tcpdump_outputs(generated: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    if TCPDUMP is None:
+        pytest.skip("tcpdump not installed")
+    work = tmp_path_factory.mktemp("tcpdump")
+    outputs = {}
+    for n, expr in enumerate(BENCH_EXPRESSIONS):
+        out = work / f"{n}.pcap"
+        done = tcpdump("-r", str(generated), "-w", str(out), *expr.split(), tmp=work)
+        assert done.returncode == 0, done.stderr
+        outputs[expr] = out.read_bytes()
+    return outputs
+
+
+@needs_tcpdump
+@pytest.mark.tcpdump
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("expr", BENCH_EXPRESSIONS, ids=lambda e: e.replace(" ", "-") or "empty")
+def test_generated_capture_byte_for_byte(generated: Path, tcpdump_outputs: dict[str, bytes],
+                                         tmp_path: Path, expr: str, mode: str,
+                                         request: pytest.FixtureRequest) -> None:
+    if mode in ("vm-stream", "jit") and expr not in ("", "tcp port 80", "vlan and udp"):
+        pytest.skip("the per-packet engines are covered on a few expressions (time)")
+    out = tmp_path / "out.pcap"
+    extra = _mode_args(mode, request)
+    assert bpfc("-r", str(generated), "-w", str(out), *extra, *expr.split()) == 0
+    assert out.read_bytes() == tcpdump_outputs[expr]
+
+
+# -- every corpus file, against libpcap ----------------------------------------------------------
+
+def _corpus() -> list[Path]:
+    return sorted(CORPUS_PCAPS.glob("*.pcap*")) if CORPUS_PCAPS.exists() else []
+
+
+@pytest.mark.parametrize("engine", ["auto", "vector"])
+def test_corpus_files_match_libpcap(tmp_path: Path, engine: str,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every corpus file and benchmark expression: bpfc writes the records libpcap's filter
+    passes, in the input's format (pcapng stays pcapng); it refuses what libpcap refuses. On
+    link types the compiler does not lower yet, only the empty filter is compared."""
+    from bpfc.linktypes import SUPPORTED
+
+    files = _corpus()
+    if not files:
+        pytest.skip("corpus not available")
+    monkeypatch.setattr(offline, "VECTOR_MIN_BYTES", 0)  # --engine vector maps even tiny files
+    out = tmp_path / "out"
+    compared = 0
+    for path in files:
+        try:
+            dlt = pcapy.open_offline(str(path)).datalink()
+        except pcapy.PcapError:
+            continue
+        for expr in BENCH_EXPRESSIONS if dlt in SUPPORTED else [""]:
+            want = libpcap_matches(path, expr)
+            status = bpfc("-r", str(path), "-w", str(out), "--engine", engine, *expr.split())
+            if want is None:
+                if not expr:
+                    continue  # pcapy's libpcap 1.9 does not know this link type at all
+                assert status != 0, (path.name, expr)
+                continue
+            assert status == 0, (path.name, expr)
+            assert records(out) == want, (path.name, expr, engine)
+            compared += 1
+    assert compared > 1500
+
+
+@needs_tcpdump
+@pytest.mark.tcpdump
+@pytest.mark.parametrize("name", ["afs.pcap", "tcp-handshake-nano.pcap", "dns_tcp.pcap",
+                                  "bgp-extended-msg.pcapng", "time_2106_max.pcap"])
+def test_corpus_files_match_tcpdump(tmp_path: Path, name: str) -> None:
+    """A few files through the tcpdump binary itself (nanosecond and pcapng inputs too: tcpdump
+    writes µs pcap, bpfc keeps the input's format, the records are the same)."""
+    path = CORPUS_PCAPS / name
+    if not path.exists():
+        pytest.skip("corpus not available")
+    for expr in ("", "tcp", "udp or icmp"):
+        mine, theirs = tmp_path / "b.out", tmp_path / "t.out"
+        assert bpfc("-r", str(path), "-w", str(mine), *expr.split()) == 0
+        assert tcpdump("-r", str(path), "-w", str(theirs), *expr.split(),
+                       tmp=tmp_path).returncode == 0
+        assert records(mine) == records(theirs), (name, expr)
+
+
+# -- damaged input ------------------------------------------------------------------------------
+
+def _damaged(source: Path, tmp: Path, how: str) -> Path:
+    data = bytearray(source.read_bytes())
+    index = open_capture(source)
+    offsets = []
+    for _ in index:
+        offsets.append(index.offset)
+    index.close()
+    victim = offsets[len(offsets) * 3 // 5]
+    match how:
+        case "truncated-data":
+            del data[victim + 30:]
+        case "truncated-header":
+            del data[victim + 9:]
+        case "bad-caplen":
+            struct.pack_into("<I", data, victim + 8, 0x00FFFFFF)
+    path = tmp / f"{how}.pcap"
+    path.write_bytes(bytes(data))
+    return path
+
+
+@needs_tcpdump
+@pytest.mark.tcpdump
+@pytest.mark.parametrize("mode", ["one-core", "two-cores", "jit"])
+@pytest.mark.parametrize("how", ["truncated-data", "truncated-header", "bad-caplen"])
+def test_damage_keeps_good_packets_then_fails(generated: Path, tmp_path: Path, how: str,
+                                              mode: str, request: pytest.FixtureRequest,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    path = _damaged(generated, tmp_path, how)
+    theirs, mine = tmp_path / "t.pcap", tmp_path / "b.pcap"
+    done = tcpdump("-r", str(path), "-w", str(theirs), "tcp", tmp=tmp_path)
+    assert done.returncode == 1
+    status = bpfc("-r", str(path), "-w", str(mine), *_mode_args(mode, request), "tcp")
+    err = capsys.readouterr().err
+    assert status == 1
+    assert mine.read_bytes() == theirs.read_bytes()
+    reader_error = None
+    try:
+        for _ in open_capture(path):
+            pass
+    except Exception as exc:  # noqa: BLE001 - the reader's own error is the expected text
+        reader_error = str(exc)
+    assert reader_error is not None and reader_error in err
+
+
+# -- pcapng with several link types --------------------------------------------------------
+
+def _tcp80_v4() -> bytes:
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, 1, 0, 64, 6, 0, bytes([10, 0, 0, 1]),
+                     bytes([10, 0, 0, 2]))
+    tcp = struct.pack("!HHIIBBHHH", 1234, 80, 1, 0, 0x50, 0x02, 1000, 0, 0)
+    return ip + tcp
+
+
+def test_pcapng_with_two_link_types(tmp_path: Path) -> None:
+    """libpcap refuses such files; bpfc compiles once per link type and judges each packet by
+    its own interface's program."""
+    path = tmp_path / "mixed.pcapng"
+    v4 = _tcp80_v4()
+    ether = b"\x02" * 6 + b"\x04" * 6 + b"\x08\x00" + v4
+    other = bytearray(ether)
+    other[14 + 22:14 + 24] = b"\x00\x16"  # port 22 instead of 80
+    packets = [Packet.of(ether), Packet.of(v4, linktype=12), Packet.of(bytes(other)),
+               Packet.of(v4[:22], linktype=12, wirelen=40), Packet.of(ether, linktype=12)]
+    with PcapngWriter(path) as writer:
+        for p in packets:
+            writer.write(p)
+    out = tmp_path / "out.pcapng"
+    for engine in ("auto", "vector", "vm"):
+        assert bpfc("-r", str(path), "-w", str(out), "--engine", engine, "tcp", "port",
+                    "80") == 0
+        got = [(p.linktype, p.data) for p in open_capture(out)]
+        assert got == [(1, ether), (12, v4)], engine
+    assert bpfc("-r", str(path), "-w", str(out), "--pcap", "tcp") == 1  # two link types
+
+
+# -- the command line -------------------------------------------------------------------------
+
+def _run(*argv: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.run([sys.executable, "-m", "bpfc", *argv], input=stdin,
+                          capture_output=True, env=env, check=False)
+
+
+@needs_tcpdump
+@pytest.mark.tcpdump
+def test_count_and_stop_after(generated: Path, tmp_path: Path,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    theirs = tcpdump("-r", str(generated), "--count", "udp", tmp=tmp_path).stdout.decode()
+    assert bpfc("-r", str(generated), "--count", "udp") == 0
+    assert capsys.readouterr().out == theirs
+    for mode in ("auto", "jit"):
+        mine, want = tmp_path / "b.pcap", tmp_path / "t.pcap"
+        assert bpfc("-r", str(generated), "-w", str(mine), "-c", "123", "--engine", mode,
+                    "tcp") == 0
+        tcpdump("-r", str(generated), "-w", str(want), "-c", "123", "tcp", tmp=tmp_path)
+        assert mine.read_bytes() == want.read_bytes()
+    err = capsys.readouterr().err
+    assert "123 packets matched" in err
+
+
+def test_standard_input_and_output(generated: Path) -> None:
+    data = generated.read_bytes()
+    done = _run("-r", "-", "-w", "-", "udp", stdin=data)
+    assert done.returncode == 0, done.stderr
+    want = libpcap_matches(generated, "udp")
+    reader = open_capture(io.BytesIO(done.stdout))
+    got = [((p.ts_sec, p.ts_frac), p.caplen, p.wirelen, p.data) for p in reader]
+    assert got == want
+    assert b"packets matched" in done.stderr
+    done = _run("-r", str(generated), "-w", "-", "udp")  # the mapped path into a pipe
+    assert done.stdout[24:] == b"".join(
+        struct.pack("<IIII", s, u, c, w) + d for (s, u), c, w, d in want)
+
+
+def test_pcapng_output_of_a_pcap(generated: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o.pcapng"
+    assert bpfc("-r", str(generated), "-w", str(out), "--pcapng", "icmp") == 0
+    assert out.read_bytes()[:4] == b"\x0a\x0d\x0d\x0a"
+    assert records(out) == libpcap_matches(generated, "icmp")
+
+
+def test_filter_file_api(generated: Path) -> None:
+    import bpfc as api
+
+    for engine in ("auto", "jit", "vector"):
+        got = [((p.ts_sec, p.ts_frac), p.caplen, p.wirelen, p.data)
+               for p in api.filter_file(generated, "vlan and udp", engine=engine)]
+        assert got == libpcap_matches(generated, "vlan and udp"), engine
+
+
+def test_filter_file_raises_after_the_good_packets(generated: Path, tmp_path: Path) -> None:
+    import bpfc as api
+
+    path = _damaged(generated, tmp_path, "truncated-data")
+    got: list[Packet] = []
+    with pytest.raises(api.CaptureFileError, match="truncated dump file"):
+        for packet in api.filter_file(path, "udp"):
+            got.append(packet)
+    assert len(got) > 1000
+
+
+def test_printing_lines(generated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert bpfc("-r", str(generated), "-c", "5", "arp") == 0
+    out = capsys.readouterr()
+    lines = out.out.splitlines()
+    assert len(lines) == 5 and all(" ARP, " in line for line in lines)
+    assert "reading from file" in out.err
+
+
+class _FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_draws_and_clears() -> None:
+    stream = _FakeTerminal()
+    bar = offline.Progress.maybe(1 << 30, None, stream)
+    assert bar is not None
+    bar.shown -= 1.0
+    bar.update(1 << 29)
+    bar.done()
+    text = stream.getvalue()
+    assert "50%" in text and text.endswith("\r\033[K")
+    assert offline.Progress.maybe(1 << 30, None, io.StringIO()) is None  # not a terminal
+    assert offline.Progress.maybe(1 << 20, None, _FakeTerminal()) is None  # small file

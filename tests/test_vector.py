@@ -1,0 +1,272 @@
+"""The numpy batch engine and the lockstep record index, against their oracles.
+
+The engine must return exactly what the reference VM returns, for every checked program and
+packet (hypothesis, and thousands of seeded cases), the kernel's test vectors, and libpcap's own
+programs over the corpus (libpcap's ``bpf_filter`` through pcapy is the oracle there). The index
+must find exactly the records ``pcapfile.build_index`` finds, stop at the same damage, and never
+be fooled by payload bytes that look like record headers.
+"""
+
+from __future__ import annotations
+
+import mmap
+import random
+import struct
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bpfc import isa, vector, vm
+from bpfc.errors import CaptureFileError, ProgramError
+from bpfc.isa import Insn
+from bpfc.pcapfile import build_index
+
+from . import strategies as S
+
+VECTORS = S.kernel_vectors()
+PORTABLE = [v for v in VECTORS if v.category == "portable"]
+LINUX_ONLY = [v for v in VECTORS if v.category not in ("portable", "validator")]
+
+
+def _run_one(insns: tuple[Insn, ...] | list[Insn], packet: bytes, wirelen: int) -> int:
+    return int(vector.run(insns, vector.pack([packet], [wirelen]))[0])
+
+
+@pytest.mark.parametrize("vector_case", PORTABLE, ids=[v.id for v in PORTABLE])
+def test_portable_kernel_vectors(vector_case: S.Vector) -> None:
+    v = vector_case
+    assert _run_one(v.insns, v.packet, v.wirelen) == v.expected
+
+
+@pytest.mark.parametrize("vector_case", LINUX_ONLY, ids=[v.id for v in LINUX_ONLY])
+def test_linux_only_vectors_give_libpcaps_result(vector_case: S.Vector) -> None:
+    v = vector_case
+    assert v.libpcap_result is not None
+    assert _run_one(v.insns, v.packet, v.wirelen) == v.libpcap_result
+
+
+@settings(max_examples=300)
+@given(S.checked_programs(S.Options(max_insns=40)),
+       st.lists(st.tuples(S.packets(), st.integers(0, 3)), min_size=1, max_size=24))
+def test_agrees_with_vm(program: list[Insn], cases: list[tuple[bytes, int]]) -> None:
+    """Random checked programs over a batch of random packets (wire lengths at or a little
+    above the captured ones): every verdict is the VM's."""
+    packets = [p for p, _ in cases]
+    wirelens = [len(p) + extra for p, extra in cases]
+    got = vector.run(program, vector.pack(packets, wirelens)).tolist()
+    assert got == [vm.run(program, p, w) for p, w in zip(packets, wirelens, strict=True)]
+
+
+def test_agrees_with_vm_bulk() -> None:
+    """Many more seeded cases than hypothesis runs: trees with shared tails, flat programs with
+    mid-program returns, big batches where every instruction sees split and merged groups."""
+    for seed in range(1500):
+        c = S.RandomChooser(seed)
+        program = S.checked_program(c, S.Options(max_insns=48))
+        packets = [S.packet(c) for _ in range(48)]
+        wirelens = [len(p) + c.integer(0, 2) for p in packets]
+        got = vector.run(program, vector.pack(packets, wirelens)).tolist()
+        want = [vm.run(program, p, w) for p, w in zip(packets, wirelens, strict=True)]
+        assert got == want, seed
+
+
+LONG_LOADS = [
+    pytest.param([Insn(0x30, 0, 0, 200), Insn(0x16)], id="ldb-200-past-head"),
+    pytest.param([Insn(0x20, 0, 0, 110), Insn(0x16)], id="ld-110-straddles-head"),
+    pytest.param([Insn(0x01, 0, 0, 150), Insn(0x48, 0, 0, 40), Insn(0x16)], id="ldh-x-190"),
+    pytest.param([Insn(0xB1, 0, 0, 0), Insn(0x40, 0, 0, 100), Insn(0x16)], id="ld-msh-x-100"),
+    pytest.param([Insn(0x80), Insn(0x07), Insn(0x50, 0, 0, 0xFFFFFFFF), Insn(0x16)],
+                 id="ldb-x-wraps-never"),
+]
+
+
+@pytest.mark.parametrize("program", LONG_LOADS)
+def test_loads_beyond_the_head_matrix(program: list[Insn]) -> None:
+    """Loads past the head matrix's window go back to the packet bytes, with the same bounds
+    checks; short and long packets in one batch."""
+    rng = random.Random(5)
+    packets = [rng.randbytes(n) for n in (0, 1, 60, 111, 112, 113, 150, 191, 192, 300, 1514)]
+    packets = [bytes([0x4F]) + p[1:] if p else p for p in packets]
+    got = vector.run(program, vector.pack(packets)).tolist()
+    assert got == [vm.run(program, p) for p in packets]
+
+
+def test_empty_batch_and_refused_program() -> None:
+    assert len(vector.run([Insn(isa.BPF_RET | isa.BPF_K, 0, 0, 1)], vector.pack([]))) == 0
+    with pytest.raises(ProgramError):
+        vector.run([Insn(isa.BPF_LD | isa.BPF_IMM)], vector.pack([b""]))
+
+
+# -- libpcap's programs over the corpus --------------------------------------------------------
+
+DLTS = (1, 113, 12, 0, 108, 276, 228, 229)
+
+
+@pytest.fixture(scope="module")
+def libpcap_programs() -> list[tuple[int, str, list[Insn], Callable[[bytes], int]]]:
+    pcapy = pytest.importorskip("pcapy")
+    corpus = S.CORPUS / "expressions.txt"
+    if not corpus.exists():
+        pytest.skip("corpus not available")
+    programs = []
+    for dlt in DLTS:
+        for expr in corpus.read_text().splitlines():
+            try:
+                bpf = pcapy.compile(dlt, 262144, expr, 1, 0)
+            except pcapy.PcapError:
+                continue
+            program = [Insn(*i) for i in bpf.get_bpf()]
+            if isa.is_valid(program):  # protochain loops backwards: not a checked program
+                programs.append((dlt, expr, program, bpf.filter))
+    return programs
+
+
+def test_agrees_with_libpcap_on_corpus(
+        libpcap_programs: list[tuple[int, str, list[Insn], Callable[[bytes], int]]]) -> None:
+    """Every program libpcap emits for the corpus expressions, over every corpus packet of its
+    link type in one batch: the verdicts are libpcap's."""
+    packets_by_dlt = S.corpus_packets()
+    batches = {dlt: vector.pack(ps) for dlt, ps in packets_by_dlt.items()}
+    checked = 0
+    for dlt, expr, program, libpcap_filter in libpcap_programs:
+        packets = packets_by_dlt.get(dlt, [])
+        if not packets:
+            continue
+        got = vector.run(program, batches[dlt]).tolist()
+        assert got == [libpcap_filter(p) for p in packets], (dlt, expr)
+        checked += len(packets)
+    assert checked > 100_000
+
+
+# -- the record index ------------------------------------------------------------------------
+
+def _capture(path: Path, sizes: list[int], *, seed: int = 1, fake_headers: bool = False,
+             cut: int | None = None) -> Path:
+    """A little-endian µs pcap whose records have the given captured lengths (wire length
+    ``cut`` or more when ``cut`` clips them). ``fake_headers`` fills payloads with a chain of
+    plausible record headers 64 bytes apart, to lead the index's boundary guesses astray."""
+    rng = random.Random(seed)
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1)]
+    sec = 1_700_000_000
+    for n, size in enumerate(sizes):
+        if fake_headers:
+            fake = struct.pack("<IIII", sec, rng.randrange(10**6), 48, 48) + bytes(48)
+            data = (fake * (size // 64 + 1))[:size]
+        else:
+            data = rng.randbytes(size)
+        out.append(struct.pack("<IIII", sec + n // 1000, rng.randrange(10**6), size,
+                               size if cut is None else max(size, cut)))
+        out.append(data)
+    path.write_bytes(b"".join(out))
+    return path
+
+
+def _sizes(kind: str, count: int) -> list[int]:
+    rng = random.Random(kind)
+    match kind:
+        case "ethernet":
+            return [rng.choice((60, 60, 66, 1514, rng.randint(60, 1514))) for _ in range(count)]
+        case "tiny":
+            return [rng.randint(0, 40) for _ in range(count)]
+        case "jumbo":
+            return [rng.choice((64, 9000, 9000, rng.randint(2000, 20000))) for _ in range(count)]
+        case "mixed":
+            return [rng.choice((0, 60, 1514, 65535, rng.randint(1, 3000))) for _ in range(count)]
+    raise AssertionError(kind)
+
+
+def _scan(path: Path) -> tuple[vector.PcapScan, mmap.mmap]:
+    f = path.open("rb")
+    buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    f.close()
+    return vector.PcapScan(buf, "<", 1, 262144, 1_000_000), buf
+
+
+CAPTURES = [
+    pytest.param("ethernet", 30_000, False, id="ethernet-30k"),
+    pytest.param("tiny", 60_000, False, id="tiny-records-60k"),
+    pytest.param("jumbo", 4_000, False, id="jumbo-records"),
+    pytest.param("mixed", 6_000, False, id="mixed-sizes"),
+    pytest.param("ethernet", 30_000, True, id="payloads-of-fake-headers"),
+]
+
+
+@pytest.mark.parametrize(("kind", "count", "fakes"), CAPTURES)
+def test_index_finds_every_record(tmp_path: Path, kind: str, count: int, fakes: bool) -> None:
+    """The lockstep index, over whole files and over windows starting at record boundaries,
+    finds exactly the records build_index finds."""
+    path = _capture(tmp_path / "t.pcap", _sizes(kind, count), fake_headers=fakes)
+    truth = build_index(path).offset
+    scan, buf = _scan(path)
+    offsets, after = scan.index(24, len(buf))
+    assert np.array_equal(offsets, truth)
+    assert after == len(buf)
+    middle = int(truth[len(truth) // 3])
+    part, end = scan.index(middle, middle + 3_000_000)
+    first = int(np.searchsorted(truth, middle))
+    assert np.array_equal(part, truth[first:first + len(part)])
+    assert end == (int(truth[first + len(part)]) if first + len(part) < len(truth)
+                   else len(buf))
+    chunked = np.concatenate([c.offset for c in scan.chunks(24, len(buf), 1000, 1 << 20)])
+    assert np.array_equal(chunked, truth)
+    del scan
+
+
+def test_guesses_are_checked_not_trusted(tmp_path: Path) -> None:
+    """Payloads made of sane-looking headers make boundary guesses go wrong; the index must
+    notice (a chain not landing on the next one's start) and still be exact."""
+    path = _capture(tmp_path / "t.pcap", [1514] * 20_000, fake_headers=True)
+    scan, buf = _scan(path)
+    spacing = 1 << 16
+    nominal = 24 + spacing * np.arange(1, (len(buf) - 24) // spacing, dtype=np.int64)
+    truth = build_index(path).offset
+    guesses = scan.guess(nominal, spacing)
+    wrong = np.count_nonzero(~np.isin(guesses[guesses >= 0], truth))
+    assert wrong > len(nominal) // 2  # the trap works: most guesses land inside payloads
+    offsets, _ = scan.index(24, len(buf))
+    assert np.array_equal(offsets, truth)
+
+
+def _damage(path: Path, how: str) -> Path:
+    data = bytearray(path.read_bytes())
+    truth = build_index(path).offset
+    victim = int(truth[len(truth) * 2 // 3])
+    match how:
+        case "cut-in-data":
+            del data[victim + 20:]
+        case "cut-in-header":
+            del data[victim + 7:]
+        case "huge-caplen":
+            struct.pack_into("<I", data, victim + 8, 0x7FFFFFFF)
+        case "caplen-past-end":
+            struct.pack_into("<I", data, victim + 8, len(data))
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("how", ["cut-in-data", "cut-in-header", "huge-caplen",
+                                 "caplen-past-end"])
+def test_damage_is_found_where_the_reader_finds_it(tmp_path: Path, how: str) -> None:
+    path = _damage(_capture(tmp_path / "t.pcap", _sizes("ethernet", 20_000)), how)
+    index = build_index(path, strict=False)
+    assert isinstance(index.error, CaptureFileError)
+    scan, _ = _scan(path)
+    offsets = np.concatenate([c.offset for c in scan.chunks(24, len(scan.buf))])
+    assert np.array_equal(offsets, index.offset)
+    assert scan.damage_at == index.error.offset
+
+
+def test_head_matrix_near_the_end_of_the_file(tmp_path: Path) -> None:
+    """The last records are closer to the end of the file than a head-matrix row: their rows
+    are filled from a padded copy, and loads in them still see the right bytes."""
+    path = _capture(tmp_path / "t.pcap", [40, 3, 0, 1, 90, 7])
+    scan, buf = _scan(path)
+    (chunk,) = list(scan.chunks(24, len(buf)))
+    program = [Insn(0x30, 0, 0, 2), Insn(0x16)]  # ldb [2]; ret a
+    got = vector.run(program, chunk.batch()).tolist()
+    want = [vm.run(program, chunk.packet(i).data) for i in range(len(chunk))]
+    assert got == want
