@@ -19,6 +19,7 @@ Usage: ``python bench/bench_offline.py [--repeat R] [--expr EXPR ...] [--big]``.
 from __future__ import annotations
 
 import argparse
+import filecmp
 import os
 import re
 import shutil
@@ -31,9 +32,6 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-sys.path.insert(0, str(HERE))
-
-from make_big_pcap import cached  # noqa: E402
 
 EXPRESSIONS = [
     "",
@@ -48,6 +46,24 @@ EXPRESSIONS = [
 SLICE = 100_000
 
 
+def cached(packets: int) -> Path:
+    """The generated capture (built once, in its own process so that this one stays small)."""
+    done = subprocess.run([sys.executable, str(HERE / "make_big_pcap.py"), "--packets",
+                           str(packets)], capture_output=True, text=True, check=True)
+    return Path(done.stdout.strip())
+
+
+def _bpfc_env(**extra: str) -> dict[str, str]:
+    """The environment bpfc runs in: this one, except that Python may keep its bytecode
+    caches (a sandbox that sets PYTHONDONTWRITEBYTECODE would otherwise make every run compile
+    every module from source, which no installed bpfc does) and stdout is buffered."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED")}
+    env["PYTHONPATH"] = str(REPO)
+    env.update(extra)
+    return env
+
+
 @dataclass(frozen=True, slots=True)
 class Timing:
     seconds: float
@@ -55,8 +71,17 @@ class Timing:
     stderr: str
 
 
+TIME = shutil.which("time") or ("/usr/bin/time" if Path("/usr/bin/time").exists() else None)
+
+
 def timed(argv: list[str], env: dict[str, str] | None = None) -> Timing:
-    """Wall time and peak RSS of one fresh process (and the children it waited for)."""
+    """Wall time and peak RSS of one fresh process (and the children it waited for).
+
+    The peak comes from GNU time when it is there: a process started straight from this one
+    would inherit this process's high-water mark (Linux carries it across exec)."""
+    rss_file = Path(tempfile.gettempdir()) / f"bench-rss-{os.getpid()}"
+    if TIME is not None:
+        argv = [TIME, "-q", "-f", "%M", "-o", str(rss_file), *argv]
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     assert proc.stderr is not None
@@ -66,7 +91,11 @@ def timed(argv: list[str], env: dict[str, str] | None = None) -> Timing:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode:
         raise SystemExit(f"{argv} failed ({proc.returncode}): {err.decode(errors='replace')}")
-    return Timing(seconds, usage.ru_maxrss, err.decode(errors="replace"))
+    rss = usage.ru_maxrss
+    if TIME is not None:
+        rss = int(rss_file.read_text().split()[-1])
+        rss_file.unlink()
+    return Timing(seconds, rss, err.decode(errors="replace"))
 
 
 def best(argv: list[str], out: Path, repeat: int, env: dict[str, str] | None = None) -> Timing:
@@ -94,7 +123,7 @@ def compare_tools(path: Path, expressions: list[str], repeat: int, work: Path,
     if tcpdump is None:
         raise SystemExit("tcpdump is not installed")
     bpfc = [sys.executable, "-m", "bpfc"]
-    env = dict(os.environ, BPFC_STAGES="1")
+    env = _bpfc_env(BPFC_STAGES="1")
     size = path.stat().st_size
     print(f"{path.name}: {packets:,} packets, {size / 1e6:.0f} MB; best of {repeat} fresh "
           "processes each")
@@ -105,7 +134,7 @@ def compare_tools(path: Path, expressions: list[str], repeat: int, work: Path,
         t_out, b_out = work / "tcpdump.pcap", work / "bpfc.pcap"
         t = best([tcpdump, "-r", str(path), "-w", str(t_out), *words], t_out, repeat)
         b = best([*bpfc, "-r", str(path), "-w", str(b_out), *words], b_out, repeat, env)
-        if t_out.read_bytes() != b_out.read_bytes():
+        if not filecmp.cmp(t_out, b_out, shallow=False):
             raise SystemExit(f"outputs differ for {expr!r}")
         matched = re.search(r"(\d+) packets? matched", b.stderr)
         stages = stage_times(b.stderr)
@@ -178,7 +207,7 @@ def compare_libraries(path: Path, expressions: list[str], repeat: int, work: Pat
             else:
                 cmd = [*argv, str(out), *expr.split()]
             try:
-                t = best(cmd, out, 1 if name == "scapy" else repeat)
+                t = best(cmd, out, 1 if name == "scapy" else repeat, _bpfc_env())
                 cells.append(f"{SLICE / t.seconds:12,.0f}")
             except SystemExit:
                 cells.append(f"{'failed':>12}")

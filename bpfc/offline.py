@@ -65,6 +65,8 @@ SEGMENT_GUESS: Final = 1 << 18
 BACKLOG: Final = 16
 #: Packets batched per call of the numpy engine on the stream path.
 STREAM_BATCH: Final = 4096
+#: Bytes per copy_file_range call of the empty filter's copier thread.
+COPY_STEP: Final = 64 << 20
 #: Runs of matching records at least this long are copied inside the kernel.
 KERNEL_COPY_MIN: Final = 1 << 20
 IOV_MAX: Final = 1024
@@ -235,11 +237,14 @@ class RunWriter:
         while parts:
             done = os.pwritev(fd, parts, pos) if positional else os.writev(fd, parts)
             pos += done
-            while parts and done >= len(parts[0]):
-                done -= len(parts[0])
-                parts = parts[1:]
-            if parts and done:
-                parts = [parts[0][done:], *parts[1:]]
+            if done == sum(len(p) for p in parts):
+                return pos
+            # A short write (a pipe, a signal): drop what went out, go on with the rest.
+            first = 0
+            while done >= len(parts[first]):
+                done -= len(parts[first])
+                first += 1
+            parts = [parts[first][done:], *parts[first + 1:]]
         return pos
 
     def _copy(self, begin: int, end: int, pos: int) -> int:
@@ -349,6 +354,18 @@ class Options:
 def run(args: argparse.Namespace) -> int:
     """``bpfc -r``: 0, or 1 when the input turned out to be damaged (after every good packet
     before the damage has been written, printed or counted)."""
+    import gc
+
+    # No reference cycles are made on the way, and the collector would otherwise walk the
+    # young generation again and again while the writer makes a memoryview per run of matches.
+    gc.disable()
+    try:
+        return _run(args)
+    finally:
+        gc.enable()
+
+
+def _run(args: argparse.Namespace) -> int:
     opts = Options.from_args(args)
     stages = Stages()
     filters = Filters(opts.expression, optimize=opts.optimize, netmask=opts.netmask,
@@ -471,11 +488,93 @@ def _run_mapped(m: Mapped, opts: Options, filters: Filters, counts: Counts,
     _announce(m.path, m.linktype, m.header.snaplen)
     sink = _mapped_sink(m, opts)
     try:
+        if (filters.accepts_all and isinstance(sink, CopySink) and sink.writer.positional
+                and opts.max_count is None):
+            return _copy_everything(m, opts, filters, counts, stages, sink)
         if _two_cores_pay(m, opts, sink):
             return _TwoCores(m, filters, counts, stages, sink).run()
         return _run_chunks(m, opts, filters, counts, stages, sink)
     finally:
         sink.close()
+
+
+def _copy_everything(m: Mapped, opts: Options, filters: Filters, counts: Counts,
+                     stages: Stages, sink: CopySink) -> CaptureFileError | None:
+    """The empty filter into a pcap file: every record is written as it lies, so the whole
+    file is copied inside the kernel by a second thread (``copy_file_range`` releases the GIL)
+    while this one walks the record headers to check them. Damage ends the output just before
+    the damaged record (the copy is cut back); a record longer than the snapshot, which must be
+    written cut, hands the rest of the file to the ordinary chunk loop from that record on."""
+    import threading
+
+    import numpy as np
+
+    from .vector import INDEX_BYTES
+
+    writer, size = sink.writer, len(m.buf)
+    base = writer.position - 24  # output offset = file offset + base
+    limit = [size]  # the copier stops before this file offset
+    done = [24]
+
+    def copier() -> None:
+        pos = 24
+        try:
+            while pos < limit[0]:
+                n = os.copy_file_range(m.file.fileno(), writer.fd, min(COPY_STEP, limit[0] - pos),
+                                       pos, pos + base)
+                if n <= 0:
+                    break
+                pos += n
+        except OSError:
+            pass  # the main thread writes whatever is left
+        done[0] = pos
+
+    thread = threading.Thread(target=copier, name="bpfc-copy", daemon=True)
+    thread.start()
+    scan = m.scan()
+    progress = Progress.maybe(size, opts)
+    since = time.perf_counter()
+    q, stop_at, damage_at, clipped_at = 24, size, None, None
+    try:
+        while q < size:
+            offsets, after = scan.index(q, min(q + INDEX_BYTES, size))
+            ends = np.append(offsets[1:], after)
+            rawcap = ends - offsets - 16
+            bad = np.flatnonzero((rawcap > scan.limit) | (ends > size))
+            cut = np.flatnonzero(rawcap > m.snapshot)
+            good = len(offsets)
+            if len(bad):
+                good, damage_at = int(bad[0]), int(offsets[bad[0]])
+            elif size - 15 <= after < size:
+                damage_at = after
+            if len(cut) and int(cut[0]) < good:
+                good, clipped_at, damage_at = int(cut[0]), int(offsets[cut[0]]), None
+            counts.read += good
+            m.forget(q, int(ends[good - 1]) if good else q)
+            if progress is not None:
+                progress.update(after)
+            if damage_at is not None or clipped_at is not None or not len(offsets):
+                stop_at = damage_at if damage_at is not None else clipped_at or after
+                break
+            q = after
+        else:
+            stop_at = size
+    finally:
+        limit[0] = min(limit[0], stop_at)
+        thread.join()
+        if progress is not None:
+            progress.done()
+    stages.add("index", since)
+    since = time.perf_counter()
+    if done[0] < stop_at:
+        writer.write(np.array([done[0]]), np.array([stop_at]), done[0] + base)
+    os.ftruncate(writer.fd, stop_at + base)
+    writer.position = stop_at + base
+    counts.matched = counts.read
+    stages.add("write", since)
+    if clipped_at is not None:
+        return _run_chunks(m, opts, filters, counts, stages, sink, clipped_at)
+    return None if damage_at is None else _replay_damage(m, damage_at)
 
 
 def _mapped_sink(m: Mapped, opts: Options) -> Sink:
@@ -513,14 +612,14 @@ def _verdicts_of(program: Program | None, chunk: Chunk) -> BoolArray:
 
 
 def _run_chunks(m: Mapped, opts: Options, filters: Filters, counts: Counts, stages: Stages,
-                sink: Sink) -> CaptureFileError | None:
-    """One process, chunk after chunk: any sink, and ``-c``."""
+                sink: Sink, start: int = 24) -> CaptureFileError | None:
+    """One process, chunk after chunk (from the record at ``start``): any sink, and ``-c``."""
     program = None if filters.accepts_all else filters.program(m.linktype, m.snapshot)
     scan = m.scan()
     progress = Progress.maybe(len(m.buf), opts)
     since = time.perf_counter()
     try:
-        for chunk in scan.chunks(24, len(m.buf)):
+        for chunk in scan.chunks(start, len(m.buf)):
             since = stages.add("index", since)
             mask = _verdicts_of(program, chunk)
             mask, stop = _limit(mask, counts, opts.max_count)
