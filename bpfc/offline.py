@@ -5,11 +5,13 @@ filter expression; output: the matching records written (``-w``), printed one li
 tcpdump's, or counted, then a summary on stderr.
 
     run(args)
-      open the input ─┬─ a mapped classic pcap: walk the record headers chunk by chunk
-      │               │   (vector.PcapScan), filter each chunk with the numpy engine, write runs
-      │               │   of consecutive matching records as byte ranges of the input
-      │               │   (writev of map slices, copy_file_range for long runs); big files are
-      │               │   cut into segments that two processes walk and filter (_TwoCores)
+      open the input ─┬─ a mapped classic pcap: index the record headers (vector.PcapScan,
+      │               │   a lockstep walk), filter chunk after chunk with the numpy engine,
+      │               │   write runs of consecutive matching records as byte ranges of the
+      │               │   input (pwritev of map slices, copy_file_range for long runs);
+      │               │   big files are cut into segments for two processes (_TwoCores); the
+      │               │   empty filter copies the whole file in a kernel-copy thread while
+      │               │   the index checks it (_copy_everything)
       │               └─ anything else (stdin, pcapng, small files): packet by packet through
       │                   the JIT (or the VM), or in batches through the numpy engine
       ├─ compile once per link type met (pcapng interfaces may differ; libpcap refuses those)
@@ -62,7 +64,7 @@ MAX_SEGMENTS: Final = 2048
 #: Bytes searched for a record boundary at the start of a segment.
 SEGMENT_GUESS: Final = 1 << 18
 #: Segments the child indexes ahead while the parent is still compiling.
-BACKLOG: Final = 16
+BACKLOG: Final = 8
 #: Packets batched per call of the numpy engine on the stream path.
 STREAM_BATCH: Final = 4096
 #: Bytes per copy_file_range call of the empty filter's copier thread.
@@ -969,7 +971,10 @@ class _Worker:
                 break
             if waiting:
                 since = time.perf_counter()
-                backlog.append(self.index(index))
+                found = self.index(index)
+                backlog.append(found)
+                # Its pages come back when it is filtered; meanwhile they would only add up.
+                self.pair.m.forget(found.start, found.after)
                 times.add("index", since)
             else:
                 self.done(self.work(index, times), res_w, ord_r)

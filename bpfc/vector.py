@@ -746,11 +746,19 @@ class PcapScan:
         q = start
         self.stopped_at = start
         while q < stop:
+            self.prefetch(q + index_bytes, index_bytes)
             offsets, after = self.index(q, min(q + index_bytes, stop))
             yield from self.split(offsets, q, after, stop, chunk_records)
             if self.damage_at is not None or not len(offsets):
                 return
             q = after
+
+    def prefetch(self, begin: int, size: int) -> None:
+        """Asks the kernel to start reading [begin, begin + size) of the file now, so that a
+        capture not (wholly) in the page cache is read ahead of the index, not under it."""
+        if isinstance(self.buf, mmap.mmap) and begin < self.size:
+            begin -= begin % mmap.PAGESIZE
+            self.buf.madvise(mmap.MADV_WILLNEED, begin, min(size, self.size - begin))
 
     def split(self, offsets: I64Array, start: int, after: int, stop: int,
               chunk_records: int = CHUNK_RECORDS) -> Iterator[Chunk]:
