@@ -12,7 +12,9 @@ imports). Both outputs must hold the same bytes, or the run fails.
 Then, on a 100,000-packet slice: the same work through pcapy-ng (libpcap's filter, its dumper)
 and through scapy (``sniff(offline=..., filter=...)`` and ``wrpcap``), both timed in a fresh
 process. ``--big`` (or ``BPFC_BENCH_10M=1``) adds the ratio on a 10,000,000-packet capture
-(about 4.6 GB; generating it takes about 3 minutes once, each run a few seconds).
+(about 4.7 GB under bench/data/; generating it takes about a minute, once; the 8 expressions
+then take about 1.5 minutes, one run per tool each; the whole run with --big about 6 minutes,
+most of it scapy). The machine's page cache must hold the capture, or both tools read disk.
 Usage: ``python bench/bench_offline.py [--repeat R] [--expr EXPR ...] [--big]``.
 """
 

@@ -65,6 +65,8 @@ MAX_SEGMENTS: Final = 2048
 SEGMENT_GUESS: Final = 1 << 18
 #: Segments the child indexes ahead while the parent is still compiling.
 BACKLOG: Final = 8
+#: Segments the child may have filtered and not yet written (their pages stay mapped).
+AHEAD: Final = 3
 #: Packets batched per call of the numpy engine on the stream path.
 STREAM_BATCH: Final = 4096
 #: Bytes per copy_file_range call of the empty filter's copier thread.
@@ -966,6 +968,8 @@ class _Worker:
                 for found in backlog:
                     self.done(self.segment(found, times), res_w, ord_r)
                 backlog.clear()
+            while len(self.unwritten) >= AHEAD and self.obey(ord_r, block=True):
+                pass  # the parent lags: wait for it rather than hold more pages mapped
             index = self.claim()
             if index is None:
                 break
