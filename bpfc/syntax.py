@@ -303,8 +303,9 @@ def _grammar_text() -> str:
     map it), not ``importlib.resources``, whose imports cost a cold start several milliseconds.
     """
     try:
-        import bpfc.grammar as package
+        import importlib
 
+        package = importlib.import_module("bpfc.grammar")  # grammar/ mapped into the package
         path = Path(package.__file__ or "").parent / "pcap-filter.lark"
         return path.read_text("utf-8")
     except (ImportError, OSError):
