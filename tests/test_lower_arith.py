@@ -41,7 +41,8 @@ ACCESSORS = [
 
 INDEXES = [
     "tcp[ip[0] & 0xf] = 0", "ip[len - 60] = 0", "tcp[(tcp[12] >> 4) * 4] = 0",
-    "ether[ip[9]] = 0", "icmp6[ip6[4:2] - 8] = 0x80", "udp[udp[4:2] - 2:2] = 0", "ip[ip[0] - 0x45] = 0",
+    "ether[ip[9]] = 0", "icmp6[ip6[4:2] - 8] = 0x80", "udp[udp[4:2] - 2:2] = 0",
+    "ip[ip[0] - 0x45] = 0",
 ]
 
 OPERATORS = [
