@@ -25,6 +25,9 @@ from . import isa
 
 # ---------------------------------------------------------------------------------------------
 # Values
+#
+# Composite values cache their hash: the optimizer keys its facts by value, and a dataclass's
+# own hash would walk the whole expression tree on every lookup.
 
 AluOp: TypeAlias = Literal["+", "-", "*", "/", "%", "&", "|", "^", "<<", ">>"]
 
@@ -56,9 +59,17 @@ class Load:
 
     offset: Value
     size: int
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         assert self.size in (1, 2, 4), self.size
+
+    def __hash__(self) -> int:
+        h = self._hash
+        if not h:
+            h = hash((Load, self.offset, self.size)) or 1
+            object.__setattr__(self, "_hash", h)
+        return h
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +77,14 @@ class HeaderLen:
     """``4 * (byte at offset & 0xf)``: the IPv4 header length idiom, ``ldxb 4*([k]&0xf)``."""
 
     offset: Value
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __hash__(self) -> int:
+        h = self._hash
+        if not h:
+            h = hash((HeaderLen, self.offset)) or 1
+            object.__setattr__(self, "_hash", h)
+        return h
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +102,14 @@ class Alu:
     op: AluOp
     a: Value
     b: Value
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __hash__(self) -> int:
+        h = self._hash
+        if not h:
+            h = hash((Alu, self.op, self.a, self.b)) or 1
+            object.__setattr__(self, "_hash", h)
+        return h
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +117,14 @@ class Neg:
     """``-a`` modulo 2**32."""
 
     a: Value
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __hash__(self) -> int:
+        h = self._hash
+        if not h:
+            h = hash((Neg, self.a)) or 1
+            object.__setattr__(self, "_hash", h)
+        return h
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +211,34 @@ def can_fault(value: Value) -> bool:
             return any(can_fault(c) for c in children(value))
 
 
+def proven_length(value: Value) -> int:
+    """How many bytes the packet has, at least, once ``value`` was computed without a fault
+    (from its loads at constant offsets; 0 if it has none)."""
+    match value:
+        case Load(offset=Const(k=k), size=s):
+            own = k + s
+        case HeaderLen(offset=Const(k=k)):
+            own = k + 1
+        case _:
+            own = 0
+    return max([own, *(proven_length(c) for c in children(value))])
+
+
+def safe_within(value: Value, length: int) -> bool:
+    """Whether computing ``value`` cannot fault on a packet of ``length`` bytes or more: its
+    loads are at constant offsets inside them, and it divides by no computed value."""
+    match value:
+        case Load(offset=Const(k=k), size=s):
+            return k + s <= length
+        case HeaderLen(offset=Const(k=k)):
+            return k + 1 <= length
+        case Load() | HeaderLen():
+            return False
+        case Alu(op="/" | "%", b=b) if not isinstance(b, Const):
+            return False
+    return all(safe_within(c, length) for c in children(value))
+
+
 def test_can_fault(test: Test) -> bool:
     return can_fault(test.value) or can_fault(test.operand)
 
@@ -214,20 +277,27 @@ class Return(Node):
     k: int
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Branch(Node):
     test: Test
     if_true: Node
     if_false: Node
 
+    def __repr__(self) -> str:
+        # Not the dataclass repr: that prints the successors too, exponentially in a DAG.
+        return f"<Branch {self.test} at {id(self):#x}>"
 
-@dataclass(frozen=True, slots=True, eq=False)
+
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Assign(Node):
     """Give variable ``var`` the value ``value``, then continue at ``next``."""
 
     var: int
     value: Value
     next: Node
+
+    def __repr__(self) -> str:
+        return f"<Assign v{self.var} = {format_value(self.value)} at {id(self):#x}>"
 
 
 def _rejects(node: Node) -> bool:
@@ -323,6 +393,39 @@ def topological(root: Node) -> list[Node]:
             order.append(node)
     order.reverse()
     return order
+
+
+def check_graph(root: Node) -> None:
+    """Assert the CFG's invariants (the optimizer checks them between passes when asked).
+
+    Every reachable node is a ``Return``, ``Branch`` or ``Assign``; the graph has no cycle
+    (every edge goes forward, as cBPF needs); and every variable a node reads was assigned on
+    every path from the root to it (a read of an unset variable would read an unwritten
+    scratch slot, which the kernel refuses).
+    """
+    order = topological(root)
+    position = {id(n): i for i, n in enumerate(order)}
+    assigned: dict[int, frozenset[int]] = {id(root): frozenset()}
+    for node in order:
+        before = assigned[id(node)]
+        after = before
+        reads: frozenset[int] = frozenset()
+        match node:
+            case Return(k=k):
+                assert 0 <= k <= 0xFFFFFFFF, k
+            case Branch(test=test):
+                assert test.op in JUMP_CODES, test
+                reads = variables(test.value) | variables(test.operand)
+            case Assign(var=var, value=value):
+                reads = variables(value)
+                after = before | {var}
+            case _:
+                raise AssertionError(f"not a CFG node: {node!r}")
+        assert reads <= before, f"{node!r} reads v{sorted(reads - before)} before it is set"
+        for succ in successors(node):
+            assert position[id(succ)] > position[id(node)], f"cycle through {succ!r}"
+            seen = assigned.get(id(succ))
+            assigned[id(succ)] = after if seen is None else seen & after
 
 
 # ---------------------------------------------------------------------------------------------

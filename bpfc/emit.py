@@ -25,6 +25,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 from . import cfg, isa
 from .errors import ProgramError
@@ -54,31 +55,51 @@ class _Regs:
         self.x = frozenset(v for v in self.x if not cfg.mentions(v, var))
 
 
+class _Tail:
+    """The label of the second part of a block that suffix merging split (``_cross_jump``)."""
+
+    __slots__ = ()
+
+
+#: What a jump goes to: a node's block, or the tail of a split block.
+Label: TypeAlias = cfg.Node | _Tail
+
+
 @dataclass(slots=True)
 class _Block:
-    """One node's instructions; jump targets are nodes until offsets are resolved."""
+    """One node's instructions; jump targets are labels until offsets are resolved."""
 
-    node: cfg.Node
+    node: Label
     body: list[Insn] = field(default_factory=list)
     #: For a branch: (code, k, true target, false target).
-    jump: tuple[int, int, cfg.Node, cfg.Node] | None = None
-    #: For an assignment: the node it continues at.
-    next: cfg.Node | None = None
+    jump: tuple[int, int, Label, Label] | None = None
+    #: For an assignment (or a block whose end was merged away): where it continues.
+    next: Label | None = None
+    #: Set when suffix merging split this block: (offset, the block holding the rest).
+    split: tuple[int, _Block] | None = None
 
 
 class _ValueEmitter:
     """Generates the code for values, tracking registers within one block."""
 
-    def __init__(self, slots: dict[int, int], in_x: frozenset[int], reuse: bool) -> None:
+    def __init__(self, slots: dict[int, int], in_x: frozenset[int], reuse: bool,
+                 loaded: set[int]) -> None:
         self.slots = slots
         self.in_x = in_x
         self.reuse = reuse
+        #: Variables read back from their slot (shared by the blocks of one emission).
+        self.loaded = loaded
         self.regs = _Regs()
         self.out: list[Insn] = []
         self._temps_in_use = 0
 
     def _emit(self, code: int, k: int = 0) -> None:
         self.out.append(Insn(code, 0, 0, k & 0xFFFFFFFF))
+
+    def _slot(self, var: int) -> int:
+        slot = self.slots.get(var)
+        assert slot is not None, f"v{var} is read but no path assigns it (see cfg.check_graph)"
+        return slot
 
     def _temp(self) -> int:
         slot = isa.BPF_MEMWORDS - 1 - self._temps_in_use
@@ -125,7 +146,8 @@ class _ValueEmitter:
                 self._emit(isa.BPF_LD | _LOAD_SIZE[size] | isa.BPF_ABS, isa.SKF_AD_OFF + which)
             case cfg.Var(id=var):
                 assert var not in self.in_x, f"v{var} lives in X but X does not hold it here"
-                self._emit(isa.BPF_LD | isa.BPF_MEM, self.slots[var])
+                self._emit(isa.BPF_LD | isa.BPF_MEM, self._slot(var))
+                self.loaded.add(var)
             case cfg.Neg(a=a):
                 self.to_a(a)
                 self._emit(isa.BPF_ALU | isa.BPF_NEG)
@@ -155,7 +177,8 @@ class _ValueEmitter:
                 self._emit(isa.BPF_LDX | isa.BPF_B | isa.BPF_MSH, k)
             case cfg.Var(id=var):
                 assert var not in self.in_x, f"v{var} lives in X but X does not hold it here"
-                self._emit(isa.BPF_LDX | isa.BPF_W | isa.BPF_MEM, self.slots[var])
+                self._emit(isa.BPF_LDX | isa.BPF_W | isa.BPF_MEM, self._slot(var))
+                self.loaded.add(var)
             case _:
                 self.to_a(value)
                 self._emit(isa.BPF_MISC | isa.BPF_TAX)
@@ -189,8 +212,16 @@ class _ValueEmitter:
 
     # -- assignments ------------------------------------------------------------------------
 
-    def assign(self, var: int, value: cfg.Value) -> None:
-        """``var = value``: into X for the variables that live there, else into its slot."""
+    def assign(self, var: int, value: cfg.Value, dead: bool = False) -> None:
+        """``var = value``: into X for the variables that live there, else into its slot.
+
+        A ``dead`` assignment (nothing reads ``var`` before it changes again) is kept only for
+        the faults its value may raise: the value is computed into A and goes nowhere.
+        """
+        if dead:
+            self.to_a(value)
+            self.regs.forget(var)
+            return
         if var in self.in_x:
             if _loads_x_directly(value, self.in_x) or (self.reuse and value in self.regs.x):
                 self.to_x(value)
@@ -203,7 +234,8 @@ class _ValueEmitter:
             self.regs.x = frozenset(v for v in held if not cfg.mentions(v, var)) | {cfg.Var(var)}
         else:
             self.to_a(value)
-            self._emit(isa.BPF_ST, self.slots[var])
+            if var in self.slots:  # else every read finds it in a register: no store
+                self._emit(isa.BPF_ST, self.slots[var])
             held = self.regs.a
             self.regs.forget(var)
             self.regs.a = frozenset(v for v in held if not cfg.mentions(v, var)) | {cfg.Var(var)}
@@ -310,13 +342,13 @@ def _x_variables(order: list[cfg.Node]) -> frozenset[int]:
         if isinstance(node, cfg.Assign):
             assigned.add(node.var)
             span.setdefault(node.var, []).append(node)
-        if isinstance(node, cfg.Branch):
-            for var in cfg.variables(node.test.value) | cfg.variables(node.test.operand):
-                reads[var] = reads.get(var, 0) + 1
+        for var in _indexes(node):
+            reads[var] = reads.get(var, 0) + 1
     root_live = live[id(order[0])] if order else frozenset()
     chosen: set[int] = set()
     taken: set[int] = set()  # nodes where a chosen variable holds X
-    for var in sorted(assigned - root_live, key=lambda v: (-reads.get(v, 0), v)):
+    # Only variables used as X (load indexes, register operands) gain from living there.
+    for var in sorted(set(reads) & assigned - root_live, key=lambda v: (-reads[v], v)):
         nodes = span[var]
         ids = {id(n) for n in nodes}
         if ids & taken:
@@ -325,6 +357,32 @@ def _x_variables(order: list[cfg.Node]) -> frozenset[int]:
             chosen.add(var)
             taken |= ids
     return frozenset(chosen)
+
+
+def _indexes(node: cfg.Node) -> set[int]:
+    """Variables ``node``'s code wants in X: load indexes, and whole operands of register ALU
+    operations and jumps."""
+    stack: list[cfg.Value] = []
+    out: set[int] = set()
+    match node:
+        case cfg.Branch(test=test):
+            stack = [test.value, test.operand]
+            for side in (test.value, test.operand):
+                if isinstance(side, cfg.Var) and not isinstance(test.operand, cfg.Const):
+                    out.add(side.id)
+        case cfg.Assign(value=value):
+            stack = [value]
+    while stack:
+        value = stack.pop()
+        match value:
+            case cfg.Load(offset=offset) | cfg.HeaderLen(offset=offset):
+                part = cfg.split_offset(offset)[0]
+                if isinstance(part, cfg.Var):
+                    out.add(part.id)
+            case cfg.Alu(a=a, b=b) if not isinstance(b, cfg.Const):
+                out.update(side.id for side in (a, b) if isinstance(side, cfg.Var))
+        stack.extend(cfg.children(value))
+    return out
 
 
 def _assigns_itself(node: cfg.Node, var: int) -> bool:
@@ -348,6 +406,17 @@ def _slots(order: list[cfg.Node], in_x: frozenset[int]) -> dict[int, int]:
 # The driver
 
 
+def _returns_last(order: list[cfg.Node]) -> list[cfg.Node]:
+    """``order`` with the returns moved to the end.
+
+    The kernel checks scratch reads in one linear pass in which a ``ret`` passes its state on
+    to the next instruction; a ``ret #0`` reached from paths that stored nothing, placed before
+    a block that reads M[], would make the kernel refuse a correct program.
+    """
+    return ([n for n in order if not isinstance(n, cfg.Return)]
+            + [n for n in order if isinstance(n, cfg.Return)])
+
+
 def _block_order(root: cfg.Node) -> list[cfg.Node]:
     """``cfg.topological``'s depth-first order, arranged so assignments fall through.
 
@@ -357,7 +426,7 @@ def _block_order(root: cfg.Node) -> list[cfg.Node]:
     (``t = 4*IHL`` waits for the IPv6 test jumping to the same port tests), and once placed it
     is followed by its successor whenever that has become ready.
     """
-    order = cfg.topological(root)
+    order = _returns_last(cfg.topological(root))
     rank = {id(n): i for i, n in enumerate(order)}
     preds: dict[int, int] = {}
     for node in order:
@@ -392,14 +461,28 @@ def _block_order(root: cfg.Node) -> list[cfg.Node]:
 
 def emit(root: cfg.Node, *, reuse_registers: bool = True) -> list[Insn]:
     """The instructions deciding the CFG rooted at ``root``."""
-    order = _block_order(root) if reuse_registers else cfg.topological(root)
+    order = _block_order(root) if reuse_registers else _returns_last(cfg.topological(root))
     in_x = _x_variables(order) if reuse_registers else frozenset()
     slots = _slots(order, in_x)
+    loaded: set[int] = set()
+    blocks = _blocks(order, slots, in_x, reuse_registers, loaded)
+    if reuse_registers and not set(slots) <= loaded:
+        # Variables always read from a register (the protocol protochain just loaded into A)
+        # need no slot and no store. Dropping ``st`` changes no register, so the second
+        # emission reads every variable exactly as the first did.
+        slots = {var: i for i, var in enumerate(v for v in slots if v in loaded)}
+        blocks = _blocks(order, slots, in_x, reuse_registers, set())
+    return _layout(_cross_jump(blocks))
+
+
+def _blocks(order: list[cfg.Node], slots: dict[int, int], in_x: frozenset[int],
+            reuse_registers: bool, loaded: set[int]) -> list[_Block]:
+    live = _liveness(order)
     entry: dict[int, _Regs] = {}
     blocks: list[_Block] = []
     for node in order:
         regs = entry.pop(id(node), _Regs()) if reuse_registers else _Regs()
-        gen = _ValueEmitter(slots, in_x, reuse_registers)
+        gen = _ValueEmitter(slots, in_x, reuse_registers, loaded)
         gen.regs = regs.copy()
         block = _Block(node)
         match node:
@@ -417,7 +500,7 @@ def emit(root: cfg.Node, *, reuse_registers: bool = True) -> list[Insn]:
                     gen.a_and_x(value, operand)
                     block.jump = (code | isa.BPF_X, 0, t, f)
             case cfg.Assign(var=var, value=value, next=nxt):
-                gen.assign(var, value)
+                gen.assign(var, value, dead=reuse_registers and var not in live[id(nxt)])
                 block.next = nxt
             case _:
                 raise AssertionError(node)
@@ -426,40 +509,86 @@ def emit(root: cfg.Node, *, reuse_registers: bool = True) -> list[Insn]:
         for succ in cfg.successors(node):
             seen = entry.get(id(succ))
             entry[id(succ)] = gen.regs.copy() if seen is None else seen.meet(gen.regs)
-    return _layout(_cross_jump(blocks))
+    return blocks
 
 
 def _cross_jump(blocks: list[_Block]) -> list[_Block]:
-    """Merge blocks whose instructions and targets are identical (cross-jumping).
+    """Merge identical code: whole blocks, and common ends of blocks (cross-jumping).
 
     Two blocks can emit the same code for different values, because each relies on what its
     predecessors left in A: ``jeq #0x11`` tests the IPv4 protocol byte on one path and the IPv6
-    next header on another. Each predecessor still runs exactly the code it ran before, so the
-    merge is sound. The last of the duplicates in layout order is kept, so every jump into it
+    next header on another. A block equal to the end of a later block (same instructions, same
+    targets) goes away and its predecessors jump into the later one, which is split there if
+    needed. A block that only *ends* like a later one keeps its beginning and jumps (``ja``)
+    to the shared end, when that end is at least two instructions long:
+    ``ld [38]; and #0xff000000; jeq ...`` and ``ld [30]; and #0xff000000; jeq ...`` share
+    ``and; jeq``. Every path still runs exactly the instructions it ran before, so merging is
+    sound; blocks are visited last to first and only merged into later ones, so every jump
     still goes forward.
     """
-    canon: dict[int, cfg.Node] = {}
-    kept: dict[tuple[object, ...], cfg.Node] = {}
+    canon: dict[int, Label] = {}
+    ends: dict[tuple[object, ...], tuple[_Block, int]] = {}
 
-    def rep(node: cfg.Node) -> cfg.Node:
-        return canon.get(id(node), node)
+    def rep(label: Label) -> Label:
+        return canon.get(id(label), label)
 
+    kept: list[_Block] = []
     for blk in reversed(blocks):
         if blk.jump is not None:
             code, k, t, f = blk.jump
             blk.jump = (code, k, rep(t), rep(f))
-            key: tuple[object, ...] = (tuple(blk.body), code, k, id(blk.jump[2]), id(blk.jump[3]))
+            exit_key: tuple[object, ...] = (code, k, id(blk.jump[2]), id(blk.jump[3]))
         elif blk.next is not None:
             blk.next = rep(blk.next)
-            key = (tuple(blk.body), "next", id(blk.next))
+            exit_key = ("next", id(blk.next))
         else:
-            key = (tuple(blk.body),)
-        same = kept.get(key)
-        if same is None:
-            kept[key] = blk.node
-        else:
-            canon[id(blk.node)] = same
-    return [blk for blk in blocks if id(blk.node) not in canon]
+            exit_key = ("end",)
+        body = tuple(blk.body)
+        # A partial merge replaces the end by a ``ja``: worth it when the end is longer.
+        shortest = 1 if blk.jump is not None else 2
+        for start in range(len(body) + 1):
+            found = ends.get((body[start:], exit_key))
+            if found is None or (0 < start and len(body) - start < shortest):
+                continue
+            target = _label_at(*found)
+            if start == 0:
+                canon[id(blk.node)] = target  # the whole block is a later block's end
+            else:
+                blk.body, blk.jump, blk.next = list(body[:start]), None, target
+            break
+        if id(blk.node) in canon:
+            continue
+        kept.append(blk)
+        body = tuple(blk.body)
+        if blk.next is not None:
+            exit_key = ("next", id(blk.next))
+        for start in range(len(body) + 1):
+            ends.setdefault((body[start:], exit_key), (blk, start))
+    out: list[_Block] = []
+    for first in reversed(kept):
+        part: _Block | None = first
+        while part is not None:
+            out.append(part)
+            part = part.split[1] if part.split is not None else None
+    return out
+
+
+def _label_at(blk: _Block, offset: int) -> Label:
+    """The label of the code ``offset`` instructions into ``blk``, splitting it if needed."""
+    while blk.split is not None and offset >= blk.split[0]:
+        offset -= blk.split[0]
+        blk = blk.split[1]
+    if offset == 0:
+        return blk.node
+    if blk.split is not None:  # the code continues into the tail already split off
+        head, tail = blk.split
+        inner = _Block(_Tail(), blk.body[offset:], None, tail.node)
+        inner.split = (head - offset, tail)
+        blk.body, blk.next, blk.split = blk.body[:offset], inner.node, (offset, inner)
+        return inner.node
+    tail = _Block(_Tail(), blk.body[offset:], blk.jump, blk.next, None)
+    blk.body, blk.jump, blk.next, blk.split = blk.body[:offset], None, tail.node, (offset, tail)
+    return tail.node
 
 
 # ---------------------------------------------------------------------------------------------
@@ -484,7 +613,7 @@ def _layout(blocks: list[_Block]) -> list[Insn]:
     index = {id(blk.node): i for i, blk in enumerate(blocks)}
     falls = [blk.next is not None and i + 1 < len(blocks) and blocks[i + 1].node is blk.next
              for i, blk in enumerate(blocks)]
-    islands: dict[int, list[cfg.Node]] = {}  # block number -> targets of islands after it
+    islands: dict[int, list[Label]] = {}  # block number -> targets of islands after it
     for _ in range(256):
         starts: list[int] = []
         island_at: dict[tuple[int, int], int] = {}  # (block, target id) -> pc
@@ -499,7 +628,7 @@ def _layout(blocks: list[_Block]) -> list[Insn]:
         by_target: dict[int, list[int]] = {}
         for (_, tid), where in sorted(island_at.items(), key=lambda item: item[1]):
             by_target.setdefault(tid, []).append(where)
-        needed: list[tuple[int, cfg.Node]] = []
+        needed: list[tuple[int, Label]] = []
         for i, blk in enumerate(blocks):
             if blk.jump is None:
                 continue
@@ -549,11 +678,15 @@ def _island_spot(blocks: list[_Block], starts: list[int], falls: list[bool], sou
 
 
 def _resolve(blocks: list[_Block], starts: list[int], falls: list[bool],
-             islands: dict[int, list[cfg.Node]], island_at: dict[tuple[int, int], int],
+             islands: dict[int, list[Label]], island_at: dict[tuple[int, int], int],
              index: dict[int, int]) -> list[Insn]:
     by_target: dict[int, list[int]] = {}
     for (_, tid), where in sorted(island_at.items(), key=lambda item: item[1]):
         by_target.setdefault(tid, []).append(where)
+    # A ``ret`` island passes its state on to the next block in the kernel's linear check of
+    # scratch reads (see ``_returns_last``); a ``ja`` island does not, and is as short.
+    memory_loads = (isa.BPF_LD | isa.BPF_MEM, isa.BPF_LDX | isa.BPF_W | isa.BPF_MEM)
+    reads_scratch = any(insn.code in memory_loads for blk in blocks for insn in blk.body)
     out: list[Insn] = []
     for i, blk in enumerate(blocks):
         assert len(out) == starts[i]
@@ -574,7 +707,7 @@ def _resolve(blocks: list[_Block], starts: list[int], falls: list[bool],
             out.append(Insn(isa.BPF_JMP | isa.BPF_JA, 0, 0,
                             starts[index[id(blk.next)]] - len(out) - 1))
         for target in islands.get(i, ()):
-            if isinstance(target, cfg.Return):
+            if isinstance(target, cfg.Return) and not reads_scratch:
                 out.append(Insn(isa.BPF_RET | isa.BPF_K, 0, 0, target.k))
             else:
                 out.append(Insn(isa.BPF_JMP | isa.BPF_JA, 0, 0,

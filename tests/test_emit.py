@@ -204,3 +204,124 @@ def test_reordered_chains_keep_verdicts_on_truncated_packets() -> None:
             expected = cfg.evaluate(root, pkt)
             assert vm.run(plain, pkt) == expected
             assert vm.run(best, pkt) == expected, (hex(src), hex(dst), cut)
+
+
+def _transport_cfg(b: cfg.Builder) -> cfg.Node:
+    """``tcp port 80``'s shape: IPv4 and IPv6 set one transport-offset variable, then share the
+    port tests that read through it."""
+    t = b.new_var()
+    et = cfg.load(12, 2)
+    port = cfg.Test(cfg.Load(cfg.add(t, 14), 2), "==", cfg.Const(80))
+    v4 = cfg.all_of(cfg.Test(et, "==", cfg.Const(0x800)), cfg.Test(cfg.load(23, 1), "==",
+                                                                    cfg.Const(6)),
+                    cfg.Let(t, cfg.HeaderLen(cfg.Const(14)), port))
+    v6 = cfg.all_of(cfg.Test(et, "==", cfg.Const(0x86DD)), cfg.Test(cfg.load(20, 1), "==",
+                                                                     cfg.Const(6)),
+                    cfg.Let(t, cfg.Const(40), port))
+    return cfg.build(b, cfg.Or(v6, v4), b.ret(SNAPLEN), b.ret(0))
+
+
+def test_a_variable_read_as_an_index_lives_in_x() -> None:
+    b = cfg.Builder()
+    root = optimize(_transport_cfg(b), b)
+    program = emit.emit(root)
+    isa.check(program)
+    codes = [i.code for i in program]
+    assert codes.count(isa.BPF_LD | isa.BPF_H | isa.BPF_IND) == 1  # one shared port load
+    assert isa.BPF_ST not in codes and isa.BPF_LDX | isa.BPF_W | isa.BPF_MEM not in codes
+    assert isa.BPF_LDX | isa.BPF_W | isa.BPF_IMM in codes  # ldx #40
+    assert isa.BPF_LDX | isa.BPF_B | isa.BPF_MSH in codes  # ldxb 4*([14]&0xf)
+    frame = bytearray(80)
+    for ethertype, proto_at, port_at in ((0x800, 23, 34), (0x86DD, 20, 54)):
+        frame[12:14] = ethertype.to_bytes(2, "big")
+        frame[14] = 0x45
+        frame[proto_at] = 6
+        for port, verdict in ((80, SNAPLEN), (81, 0)):
+            frame[port_at:port_at + 2] = port.to_bytes(2, "big")
+            for cut in (len(frame), port_at + 1):
+                pkt = bytes(frame[:cut])
+                assert vm.run(program, pkt) == cfg.evaluate(root, pkt)
+                assert vm.run(program, pkt) == (verdict if cut == len(frame) else 0)
+
+
+def test_variables_always_found_in_a_register_get_no_store() -> None:
+    """A variable every reader finds in A (protochain's next protocol) is never stored."""
+    b = cfg.Builder()
+    proto = b.new_var()
+    pred = cfg.Let(proto, cfg.load(20, 1), cfg.Or(cfg.Test(proto, "==", cfg.Const(6)),
+                                                   cfg.Test(proto, "==", cfg.Const(17))))
+    root = cfg.build(b, pred, b.ret(SNAPLEN), b.ret(0))
+    program = emit.emit(root)
+    assert [i.code for i in program].count(isa.BPF_ST) == 0
+    assert len(program) == 5  # ldb [20]; jeq #6; jeq #17; ret; ret
+    plain = emit.emit(root, reuse_registers=False)
+    assert isa.BPF_ST in [i.code for i in plain]
+
+
+def _returns_only_at_the_end(program: list[isa.Insn]) -> bool:
+    rets = [i for i, insn in enumerate(program) if insn.code == isa.BPF_RET | isa.BPF_K]
+    return rets == list(range(rets[0], len(program)))
+
+
+def test_returns_go_last_when_scratch_memory_is_read() -> None:
+    """The kernel checks scratch reads in one linear pass in which a ``ret`` passes its state on
+    to the next instruction: a ``ret #0`` reached before any store, placed before a block that
+    reads M[], gets a correct program refused. So returns go last, and far returns are reached
+    through ``ja`` islands rather than copies of the ``ret``, when the program reads M[]."""
+    b = cfg.Builder()
+    v = b.new_var()
+    reads_v = b.branch(cfg.Test(v, "==", cfg.Const(5)), b.ret(1), b.ret(2))
+    second = b.branch(cfg.Test(cfg.load(3, 1), "==", cfg.Const(7)), reads_v, b.ret(0))
+    # Depth first, ``ret #0`` comes right before ``reads_v``, and is also reached from the
+    # root, where nothing was stored yet.
+    small = b.branch(cfg.Test(cfg.load(0, 1), "==", cfg.Const(1)),
+                     b.assign(v.id, cfg.load(2, 2), second), b.ret(0))
+    for reuse in (True, False):
+        program = emit.emit(small, reuse_registers=reuse)
+        isa.check(program)
+        assert _returns_only_at_the_end(program)
+        for pkt in (bytes([1, 0, 0, 5, 7]), bytes([1, 0, 0, 6, 7]), bytes([0, 0, 0, 5, 7])):
+            assert vm.run(program, pkt) == cfg.evaluate(small, pkt)
+    b = cfg.Builder()
+    var = b.new_var()
+    first = cfg.Test(cfg.load(0, 1), "==", cfg.Const(1))
+    behind_ip = cfg.add(cfg.HeaderLen(cfg.Const(14)), 0)  # X is busy: the variable goes to M[]
+    body = cfg.any_of(*(cfg.Test(cfg.Alu("+", var, cfg.Load(cfg.add(behind_ip, i % 20), 1)),
+                                 "==", cfg.Const(i)) for i in range(150)))
+    root = cfg.build(b, cfg.And(cfg.Not(first), cfg.Let(var, cfg.load(2, 2), body)),
+                     b.ret(SNAPLEN), b.ret(0))
+    for reuse in (True, False):
+        program = emit.emit(root, reuse_registers=reuse)
+        isa.check(program)
+        codes = {i.code for i in program}
+        assert codes & {isa.BPF_LD | isa.BPF_MEM, isa.BPF_LDX | isa.BPF_W | isa.BPF_MEM}
+        assert _returns_only_at_the_end(program)
+        assert any(i.code == isa.BPF_JMP | isa.BPF_JA for i in program)  # far jumps via islands
+        for pkt in (bytes(60), b"\x01" + bytes(59), bytes([0, 0, 0, 5, 0x45]) + bytes(55)):
+            assert vm.run(program, pkt) == cfg.evaluate(root, pkt)
+
+
+def test_common_block_ends_are_shared() -> None:
+    """``ld [38]; and #m; jeq #k`` and ``ld [30]; and #m; jeq #k`` with the same targets: the
+    first keeps its load and jumps into the second's ``and``."""
+    b = cfg.Builder()
+    mask = cfg.Const(0xFF000000)
+
+    def net(offset: int) -> cfg.Test:
+        return cfg.Test(cfg.Alu("&", cfg.load(offset, 4), mask), "==", cfg.Const(0x0A000000))
+
+    arp = cfg.all_of(cfg.Test(cfg.load(12, 2), "==", cfg.Const(0x806)),
+                     cfg.Or(net(28), net(38)))
+    ip = cfg.all_of(cfg.Test(cfg.load(12, 2), "==", cfg.Const(0x800)), cfg.Or(net(26), net(30)))
+    root = optimize(cfg.build(b, cfg.Or(ip, arp), b.ret(SNAPLEN), b.ret(0)), b)
+    program = emit.emit(root)
+    isa.check(program)
+    ands = [i for i in program if i.code == isa.BPF_ALU | isa.BPF_AND | isa.BPF_K]
+    assert len(ands) == 3  # four masked tests, two of them sharing their end
+    frame = bytearray(42)
+    for ethertype, offset in ((0x800, 26), (0x800, 30), (0x806, 28), (0x806, 38)):
+        for address, verdict in ((0x0A010203, SNAPLEN), (0x0B010203, 0)):
+            frame[:] = bytes(42)
+            frame[12:14] = ethertype.to_bytes(2, "big")
+            frame[offset:offset + 4] = address.to_bytes(4, "big")
+            assert vm.run(program, bytes(frame)) == verdict

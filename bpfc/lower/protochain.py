@@ -27,6 +27,8 @@ than the bound (RFC 8200's recommended order has six extension headers before th
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .. import cfg, names, nodes
 from ..cfg import Const, Pred, Value
 from . import link
@@ -84,33 +86,50 @@ def chain(ctx: Context, number: int, family: str) -> Pred:
         skippable = IPV6_OPTION_HEADERS
     proto_var = ctx.builder.new_var()
     offset_var = ctx.builder.new_var()
+    next_var = ctx.builder.new_var()
+    names = _Walk(proto_var, offset_var, next_var)
 
     def make(b: cfg.Builder, if_true: cfg.Node, if_false: cfg.Node) -> cfg.Node:
         node: cfg.Node | None = None  # the step after the current one, built last-first
         for step in range(MAX_HEADERS, -1, -1):
             proto, off = (first, offset) if step == 0 else (proto_var, offset_var)
-            node = _step(b, nl, number, proto, off, skippable, node, if_true, if_false,
-                         proto_var, offset_var)
+            node = _step(b, nl, number, proto, off, skippable, node, if_true, if_false, names)
         assert node is not None
         return node
 
     return cfg.all_of(guard, cfg.Graph(make, label=f"{family} protochain {number}"))
 
 
+@dataclass(frozen=True, slots=True)
+class _Walk:
+    """The walk's variables: the current header's protocol (libpcap's A) and offset from the
+    network header (libpcap's X), and the next offset while the next protocol is read."""
+
+    proto: cfg.Var
+    offset: cfg.Var
+    next: cfg.Var
+
+
 def _step(b: cfg.Builder, nl: Value, number: int, proto: Value, off: Value,
           skippable: tuple[int, ...], after: cfg.Node | None, if_true: cfg.Node,
-          if_false: cfg.Node, proto_var: cfg.Var, offset_var: cfg.Var) -> cfg.Node:
+          if_false: cfg.Node, walk: _Walk) -> cfg.Node:
     """One header of the chain: match, skip it into ``after``, or give up.
+
+    Skipping computes the next header's offset first (into ``walk.next``), then reads the next
+    protocol at the current offset and moves the offset: that tail is the same for AH and the
+    IPv6 option headers, so it is one shared subgraph, and the emitter keeps the protocol in A
+    and the offset in X across it.
 
     (libpcap also tests for IPPROTO_NONE, 59, before the others; that test cannot change the
     outcome, since 59 is neither N nor a header it skips, so it is left out.)
     """
     otherwise = if_false
     if after is not None:
+        moved = b.assign(walk.proto.id, _byte(nl, off, 0),
+                         b.assign(walk.offset.id, walk.next, after))
+
         def advance(new_offset: Value) -> cfg.Node:
-            # The next protocol is read at the old offset before the offset moves.
-            return b.assign(proto_var.id, _byte(nl, off, 0),
-                            b.assign(offset_var.id, new_offset, after))
+            return b.assign(walk.next.id, new_offset, moved)
 
         ah_length = cfg.Alu("*", cfg.add(_byte(nl, off, 1), 2), Const(4))
         otherwise = b.branch(_is(proto, IPPROTO_AH), advance(ah_length), if_false)

@@ -1,10 +1,21 @@
 """The optimizer: CFG → smaller CFG with the same verdict on every packet.
 
 Stage: between lowering and emission. ``PASSES`` is the whole pass manager: each pass is a
-function ``(root, builder) -> root`` over the hash-consed CFG, run in order and repeated until the
-graph stops changing (bounded). Interning in ``cfg.Builder`` already merges equal subgraphs and
-drops branches whose two edges agree, so every pass gets those for free when it rebuilds.
-Register reuse (loads skipped when A or X already holds the value) is the emitter's job.
+function ``(root, builder) -> root`` over the hash-consed CFG, one module each, run in order and
+repeated until a whole cycle of passes leaves the graph unchanged (bounded). Interning in
+``cfg.Builder`` already merges equal subgraphs and drops branches whose two edges agree, so
+every pass gets those for free when it rebuilds.
+
+- ``simplify-tests``: constant folding, algebra (``len - 14 == 48`` is ``len == 62``), cheaper
+  jumps (``jset`` for masks);
+- ``jump-threading``: facts along edges decide tests and drop repeated assignments;
+- ``reorder-chains``: or/and chains grouped by loaded value where no verdict can change;
+- ``constant-vars``: variables holding one constant on every path become that constant;
+- ``dead-stores``: assignments nobody reads go (or shrink to the loads that may fault);
+- ``hoist-assigns``: assignments move above tests so paths can share what follows.
+
+Register allocation (loads skipped when A or X already holds the value, variables kept in X),
+block order and long jumps are the emitter's job (``bpfc.emit``).
 """
 
 from __future__ import annotations
@@ -34,14 +45,26 @@ MAX_ROUNDS = 8
 
 
 def optimize(root: cfg.Node, builder: cfg.Builder,
-             after_pass: Callable[[str, cfg.Node], None] | None = None) -> cfg.Node:
-    """Run ``PASSES`` to a fixed point; ``after_pass(name, root)`` sees every intermediate graph."""
+             after_pass: Callable[[str, cfg.Node], None] | None = None, *,
+             check: bool = False) -> cfg.Node:
+    """Run ``PASSES`` in order, round after round, until one whole cycle of them changes
+    nothing (at most ``MAX_ROUNDS`` rounds); ``after_pass(name, root)`` sees every graph.
+
+    ``check`` asserts the CFG's invariants (``cfg.check_graph``) before the first pass and
+    after every pass; the tests turn it on.
+    """
+    if check:
+        cfg.check_graph(root)
+    unchanged = 0  # passes run in a row that returned the graph they were given
     for _ in range(MAX_ROUNDS):
-        before = root
         for name, run in PASSES:
-            root = run(root, builder)
+            new = run(root, builder)
+            if check:
+                cfg.check_graph(new)
+            unchanged = unchanged + 1 if new is root else 0
+            root = new
             if after_pass is not None:
                 after_pass(name, root)
-        if root is before:
-            break
+            if unchanged == len(PASSES):
+                return root
     return root

@@ -25,18 +25,26 @@ def hoist_assigns(root: cfg.Node, builder: cfg.Builder) -> cfg.Node:
     live: dict[int, frozenset[int]] = {}  # live variables on entry to each rebuilt node
 
     def liveness(node: cfg.Node) -> frozenset[int]:
-        known = live.get(id(node))
-        if known is None:
-            match node:
+        stack = [node]
+        while stack:
+            n = stack[-1]
+            if id(n) in live:
+                stack.pop()
+                continue
+            pending = [s for s in cfg.successors(n) if id(s) not in live]
+            if pending:
+                stack.extend(pending)
+                continue
+            stack.pop()
+            match n:
                 case cfg.Branch(test=test, if_true=t, if_false=f):
-                    known = (liveness(t) | liveness(f) | cfg.variables(test.value)
-                             | cfg.variables(test.operand))
+                    live[id(n)] = (live[id(t)] | live[id(f)] | cfg.variables(test.value)
+                                   | cfg.variables(test.operand))
                 case cfg.Assign(var=var, value=value, next=nxt):
-                    known = (liveness(nxt) - {var}) | cfg.variables(value)
+                    live[id(n)] = (live[id(nxt)] - {var}) | cfg.variables(value)
                 case _:
-                    known = frozenset()
-            live[id(node)] = known
-        return known
+                    live[id(n)] = frozenset()
+        return live[id(node)]
 
     for node in reversed(cfg.topological(root)):
         match node:

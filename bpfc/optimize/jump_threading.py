@@ -26,6 +26,8 @@ constants are capped, so a chain of thousands of ``host`` tests is threaded in l
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .. import cfg
@@ -34,7 +36,9 @@ U32 = 0xFFFFFFFF
 #: Largest set of possible constants tracked for one value (the meet of more forgets it).
 MAX_VALUES = 16
 #: Largest set of excluded constants tracked for one value (more are not recorded).
-MAX_EXCLUDED = 64
+MAX_EXCLUDED = 16
+#: How many decided tests ``_implied`` follows (bounded: a host list is thousands long).
+IMPLIED_REACH = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +163,7 @@ def _holds(op: str, v: int, k: int) -> bool:
     return bool(v & k)
 
 
+@functools.lru_cache(maxsize=4096)
 def _faulting_parts(value: cfg.Value) -> frozenset[cfg.Value]:
     """``value`` and its sub-values that can fault: computed once, none of them faults again."""
     if not cfg.can_fault(value):
@@ -167,6 +172,11 @@ def _faulting_parts(value: cfg.Value) -> frozenset[cfg.Value]:
     for child in cfg.children(value):
         out |= _faulting_parts(child)
     return frozenset(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def _proven_length(test: cfg.Test) -> int:
+    return max(cfg.proven_length(test.value), cfg.proven_length(test.operand))
 
 
 _UNKNOWN = _Known()
@@ -183,6 +193,8 @@ class _Facts:
     computed: frozenset[cfg.Value] = frozenset()
     #: Variables known to hold a value (the expression last assigned, still meaning the same).
     holds: dict[int, cfg.Value] = field(default_factory=dict)
+    #: The packet has at least this many bytes (a load at a constant offset succeeded).
+    length: int = 0
 
     def decide(self, test: cfg.Test) -> bool | None:
         known = self.exact.get(test)
@@ -211,7 +223,8 @@ class _Facts:
         parts = _faulting_parts(test.value) | _faulting_parts(test.operand)
         if not parts <= computed:
             computed = computed | parts
-        return _Facts(known, exact, computed, self.holds)
+        length = max(self.length, _proven_length(test))
+        return _Facts(known, exact, computed, self.holds, length)
 
     def assign(self, var: int, value: cfg.Value) -> _Facts:
         """The facts after ``var = value``: nothing that reads ``var`` is known any more."""
@@ -223,17 +236,42 @@ class _Facts:
         return _Facts({v: k for v, k in self.known.items() if not stale(v)},
                       {t: o for t, o in self.exact.items()
                        if not (stale(t.value) or stale(t.operand))},
-                      frozenset(v for v in self.computed if not stale(v)), holds)
+                      frozenset(v for v in self.computed if not stale(v)), holds, self.length)
 
     def evaluated(self, test: cfg.Test) -> bool:
         """Whether ``test``'s values were computed on every path here (so cannot fault now)."""
-        return all(not cfg.can_fault(v) or v in self.computed for v in (test.value, test.operand))
+        return all(not cfg.can_fault(v) or v in self.computed or cfg.safe_within(v, self.length)
+                   for v in (test.value, test.operand))
 
     def meet(self, other: _Facts) -> _Facts:
         known = {v: k.meet(other.known[v]) for v, k in self.known.items() if v in other.known}
         exact = {t: o for t, o in self.exact.items() if other.exact.get(t) is o}
         holds = {u: v for u, v in self.holds.items() if other.holds.get(u) == v}
-        return _Facts(known, exact, self.computed & other.computed, holds)
+        return _Facts(known, exact, self.computed & other.computed, holds,
+                      min(self.length, other.length))
+
+
+def _implied(test: cfg.Test, facts: _Facts, t: cfg.Node, f: cfg.Node, on_true: _Facts,
+             on_false: _Facts, resolve: Callable[[cfg.Node, _Facts, int], cfg.Node]
+             ) -> cfg.Node | None:
+    """The target that makes ``test`` unnecessary, if one does.
+
+    ``ldh [12] == 0x86dd ? reject : (ldh [12] == 0x800 ? ... : reject)``: when the first test
+    holds, the second fails and rejects too, so the first is dropped. In general: if the false
+    target, walked with the true edge's facts, reaches the true target (or the other way
+    round), every packet can go straight to it. The test's own loads must not be lost: either
+    they were made before, on every path, or the target starts by testing the same value.
+    """
+    for target, other, facts_other in ((f, t, on_true), (t, f, on_false)):
+        if resolve(target, facts_other, IMPLIED_REACH) is not other:
+            continue
+        if facts.evaluated(test):
+            return target
+        if (isinstance(target, cfg.Branch) and target.test.value == test.value
+                and (not cfg.can_fault(test.operand) or test.operand in facts.computed
+                     or cfg.safe_within(test.operand, facts.length))):
+            return target
+    return None
 
 
 def thread_jumps(root: cfg.Node, builder: cfg.Builder) -> cfg.Node:
@@ -244,17 +282,21 @@ def thread_jumps(root: cfg.Node, builder: cfg.Builder) -> cfg.Node:
         seen = facts_in.get(id(node))
         facts_in[id(node)] = facts if seen is None else seen.meet(facts)
 
-    def resolve(node: cfg.Node, facts: _Facts) -> cfg.Node:
-        while isinstance(node, cfg.Branch):
+    def resolve(node: cfg.Node, facts: _Facts, limit: int = -1) -> cfg.Node:
+        """Follow decided tests from ``node`` (at most ``limit`` of them, if given)."""
+        while isinstance(node, cfg.Branch) and limit != 0:
             outcome = facts.decide(node.test)
             if outcome is None:
                 break
             node = node.if_true if outcome else node.if_false
+            limit -= 1
         return node
 
     targets: dict[int, tuple[cfg.Node, ...]] = {}
     evaluated: set[int] = set()  # branches whose test's values were computed on every path
-    redundant: set[int] = set()  # assignments of the value the variable already holds
+    # Assignments of the value the variable already holds, and tests one of whose targets
+    # reaches the other's anyway (``_implied``): both are replaced by their one target.
+    redundant: set[int] = set()
     for node in order:
         facts = facts_in.pop(id(node), None)
         if facts is None:  # every edge into it was redirected past it
@@ -265,6 +307,12 @@ def thread_jumps(root: cfg.Node, builder: cfg.Builder) -> cfg.Node:
                     evaluated.add(id(node))
                 on_true, on_false = facts.learn(test, True), facts.learn(test, False)
                 t, f = resolve(t, on_true), resolve(f, on_false)
+                implied = _implied(test, facts, t, f, on_true, on_false, resolve)
+                if implied is not None:
+                    redundant.add(id(node))
+                    targets[id(node)] = (implied,)
+                    arrive(implied, facts)
+                    continue
                 targets[id(node)] = (t, f)
                 arrive(t, on_true)
                 arrive(f, on_false)
@@ -294,6 +342,8 @@ def thread_jumps(root: cfg.Node, builder: cfg.Builder) -> cfg.Node:
                 continue
             stack.pop()
             match n:
+                case cfg.Branch() if id(n) in redundant:
+                    rebuilt[id(n)] = rebuilt[id(succ[0])]
                 case cfg.Branch(test=test):
                     t, f = succ
                     rebuilt[id(n)] = builder.branch(test, rebuilt[id(t)], rebuilt[id(f)],
