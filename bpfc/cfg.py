@@ -201,11 +201,13 @@ def mentions(value: Value, var: int) -> bool:
 
 
 def can_fault(value: Value) -> bool:
-    """Whether computing ``value`` may abort the filter (a load, or a division by non-constant)."""
+    """Whether computing ``value`` may abort the filter: a load (an ancillary one too, which
+    libpcap's ``bpf_filter`` treats as out of bounds, as ``evaluate`` does), or a division by a
+    computed value or by a constant 0."""
     match value:
-        case Load() | HeaderLen():
+        case Load() | HeaderLen() | Ancillary():
             return True
-        case Alu(op="/" | "%", b=b) if not isinstance(b, Const):
+        case Alu(op="/" | "%", b=b) if not isinstance(b, Const) or b.k == 0:
             return True
         case _:
             return any(can_fault(c) for c in children(value))

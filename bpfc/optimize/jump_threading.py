@@ -163,7 +163,7 @@ def _holds(op: str, v: int, k: int) -> bool:
     return bool(v & k)
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1 << 15)
 def _faulting_parts(value: cfg.Value) -> frozenset[cfg.Value]:
     """``value`` and its sub-values that can fault: computed once, none of them faults again."""
     if not cfg.can_fault(value):
@@ -174,7 +174,7 @@ def _faulting_parts(value: cfg.Value) -> frozenset[cfg.Value]:
     return frozenset(out)
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1 << 15)
 def _proven_length(test: cfg.Test) -> int:
     return max(cfg.proven_length(test.value), cfg.proven_length(test.operand))
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from .. import cfg
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1 << 15)
 def _values(test: cfg.Test) -> frozenset[cfg.Value]:
     """The test's values and their parts (all computed once the test has run)."""
     out: set[cfg.Value] = set()
@@ -46,7 +46,7 @@ def _values(test: cfg.Test) -> frozenset[cfg.Value]:
     return frozenset(out)
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1 << 15)
 def _length(test: cfg.Test) -> int:
     return max(cfg.proven_length(test.value), cfg.proven_length(test.operand))
 

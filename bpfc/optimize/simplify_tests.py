@@ -81,7 +81,7 @@ def _plus(base: cfg.Value, k: int) -> cfg.Value:
     return cfg.Alu("+", base, cfg.Const(k))
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1 << 15)
 def simplify(test: cfg.Test) -> cfg.Pred:
     """The cheapest predicate meaning ``test``: a test, its negation, a range, or a constant."""
     value, operand = fold(test.value), fold(test.operand)
