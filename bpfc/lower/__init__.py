@@ -25,7 +25,18 @@ __all__ = ["Context", "lower"]
 
 
 def lower(expr: nodes.Expr, ctx: Context) -> Pred:
-    """The predicate ``expr`` denotes on ``ctx.link`` (raises FilterSemanticError)."""
+    """The predicate ``expr`` denotes on ``ctx.link`` (raises FilterSemanticError).
+
+    Variables that primitives read on every path (a tunnel's inner offsets) get their initial
+    values first, so a path that never reached the primitive assigning them still has them.
+    """
+    pred = _lower(expr, ctx)
+    for var, value in reversed(ctx.initial):
+        pred = cfg.Let(var, value, pred)
+    return pred
+
+
+def _lower(expr: nodes.Expr, ctx: Context) -> Pred:
     match expr:
         case nodes.And() | nodes.Or():
             # A chain of one connective (``host a or host b or ...``, thousands long) is lowered
@@ -33,12 +44,12 @@ def lower(expr: nodes.Expr, ctx: Context) -> Pred:
             combine = cfg.all_of if isinstance(expr, nodes.And) else cfg.any_of
             result: Pred | None = None
             for operand in _chain(expr):
-                lowered = lower(operand, ctx)
+                lowered = _lower(operand, ctx)
                 result = lowered if result is None else combine(result, lowered)
             assert result is not None
             return result
         case nodes.Not(operand=operand):
-            return _negate(lower(operand, ctx))
+            return _negate(_lower(operand, ctx))
         case nodes.Empty():
             return cfg.TRUE
         case _:

@@ -103,6 +103,9 @@ class Context:
     live: bool = False
     byte_order: ByteOrder = "little" if sys.byteorder == "little" else "big"
     source: str = ""
+    #: Variables to assign at the very start of the filter, in order: the values they have on
+    #: paths that never reach the primitive that sets them (see ``lower``).
+    initial: list[tuple[cfg.Var, cfg.Value]] = field(default_factory=list)
     layout: Layout = field(init=False)
 
     def __post_init__(self) -> None:

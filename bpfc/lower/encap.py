@@ -178,6 +178,9 @@ def tunnel(ctx: Context, kind: str, vni: int | None, node: object = None) -> Pre
     # its registers unset there: its bpf_filter reads garbage and the kernel refuses the program).
     unchanged = cfg.Let(end, before.linkhdr, cfg.Let(
         linktype, before.linktype or Const(0), cfg.Let(payload, nl, FALSE)))
+    # A path that never evaluates this primitive (``(tcp and geneve) or esp`` where tcp fails)
+    # must still find the outer offsets in these variables: they start out with them.
+    ctx.initial += [(end, before.linkhdr), (linktype, before.linktype or Const(0)), (payload, nl)]
     if before.dlt in _ETHERTYPE_LINKS and before.mpls_depth == 0 and before.outside is None:
         # The outer link's protocol field is an EtherType: pointing the inner offsets at it
         # makes every later primitive read the outer packet where the tunnel test failed.
@@ -187,6 +190,7 @@ def tunnel(ctx: Context, kind: str, vni: int | None, node: object = None) -> Pre
     # Otherwise (RAW, NULL, PPP after pppoes ...) later protocol tests must know which side of
     # the tunnel test they are on: a variable says so (see Layout.inside).
     inside = b.new_var()
+    ctx.initial.append((inside, Const(0)))
     ctx.shift(dlt=linktypes.DLT_EN10MB, linkhdr=end, linktype=linktype, linkpl=payload, nl=0,
               tunnel=kind, outside=before, inside=inside)
     return any_of(all_of(any_of(over_ipv4, over_ipv6), cfg.Let(inside, Const(1), inner)),
