@@ -2,10 +2,11 @@
 
 Input: the root ``cfg.Node`` of a DAG. Output: a list of ``isa.Insn`` that the checker accepts.
 
-The emitter lays the nodes out in a topological order (every edge points forward, as cBPF
-requires), turns each node into a block (compute the tested value into A and, for register
-operands, into X; then one conditional jump, an assignment, or a return), and resolves jump
-offsets (``_layout``).
+The driver reads like the stages: ``_block_order`` lays the nodes out in a topological order
+(every edge points forward, as cBPF requires; an assignment falls into its successor where it
+can); ``_blocks`` turns each node into a block (compute the tested value into A and, for register
+operands, into X; then one conditional jump, an assignment, or a return); ``_cross_jump`` merges
+identical code, whole blocks and common block ends; ``_layout`` resolves jump offsets.
 
 With ``reuse_registers`` (the default when optimizing) it tracks what A and X hold on every path
 into a block, as sets of equal values, and skips a computation when a register already holds the
@@ -16,8 +17,16 @@ computed, without faulting, on every path here.
 Variables: a ``cfg.Var`` lives in X when nothing else needs X while the variable is live
 (``_x_variables``), so the IPv4 header length assigned by ``ldxb 4*([14]&0xf)`` on one path and
 the IPv6 one by ``ldx #40`` on another feed one shared ``ldh [x + 14]``. The others get scratch
-slots counted up from M[0]; temporaries for operands that need both registers are taken from the
-top (M[15] downwards).
+slots counted up from M[0], except those every reader finds in a register (no store at all);
+temporaries for operands that need both registers are taken from the top (M[15] downwards).
+
+Long jumps: a conditional jump reaches at most 255 instructions. Far targets get shared
+one-instruction islands within reach (a copy of the ``ret``, or a ``ja``), not a ``ja`` per
+jump, so a list of a thousand hosts stays under the kernel's 4096 instructions.
+
+The kernel's check of scratch reads is one linear pass in which a ``ret`` passes its state to
+the next instruction; returns are therefore laid out last, and islands for far returns are
+``ja``s whenever the program reads M[].
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from scapy.layers.sctp import SCTP  # type: ignore[import-untyped]
 from scapy.packet import Packet as ScapyPacket  # type: ignore[import-untyped]
 from scapy.packet import Raw
 
+import bpfc
 from bpfc import cfg, isa
 from bpfc.errors import FilterSemanticError, FilterSyntaxError
 from bpfc.isa import Insn
@@ -452,6 +453,33 @@ def test_protochain_bound() -> None:
     assert lowerkit.libpcap_filter(theirs, frames["v6 8 dstopts>tcp"]) == 262144
     assert cfg.evaluate(root, frames[BEYOND_BOUND]) == 0
     assert lowerkit.libpcap_filter(theirs, frames[BEYOND_BOUND]) == 262144
+
+
+# ---------------------------------------------------------------------------------------------
+# One transport header for IPv4 and IPv6
+
+SHARED_PORTS = ["tcp port 80", "port 53", "udp portrange 1000-2000", "src port 53",
+                "tcp src and dst port 22", "port 20 or port 21"]
+
+
+@pytest.mark.parametrize("expr", SHARED_PORTS)
+@pytest.mark.parametrize("dlt", [EN10MB, LINUX_SLL2, RAW, NULL],
+                         ids=["EN10MB", "LINUX_SLL2", "RAW", "NULL"])
+def test_ipv4_and_ipv6_share_their_port_tests(expr: str, dlt: int) -> None:
+    """The port tests read ``[t + k]``, ``t`` being 4*IHL behind IPv4 and 40 behind IPv6, so
+    both families end in one subgraph: each port field is loaded by one ``ldh [x + k]`` that
+    both paths jump to (``ldxb`` on one, ``ldx #40`` on the other), where libpcap's program
+    tests the ports once per family. Same bytes loaded on each path: same faults."""
+    ours = bpfc.compile(expr, linktype=dlt).insns
+    theirs = lowerkit.libpcap_compile(expr, dlt)
+    indexed = [i for i in ours if i.code == isa.BPF_LD | isa.BPF_H | isa.BPF_IND]
+    fields = {i.k for i in indexed}
+    assert len(indexed) <= len(fields) + 1, ours  # a field is reloaded at most once
+    assert not [i for i in ours if i.code == isa.BPF_LD | isa.BPF_H | isa.BPF_ABS and i.k >= 40]
+    assert len(ours) < len(theirs)
+    for p in lowerkit.packet_set(dlt):
+        assert lowerkit.run(ours, p.data, p.wirelen) == lowerkit.libpcap_filter(
+            theirs, p.data, p.wirelen), p.origin
 
 
 # ---------------------------------------------------------------------------------------------

@@ -39,6 +39,10 @@ MAX_VALUES = 16
 MAX_EXCLUDED = 16
 #: How many decided tests ``_implied`` follows (bounded: a host list is thousands long).
 IMPLIED_REACH = 8
+#: Case analysis over a value's possible constants: at most this many cases, each followed
+#: through at most ``CASE_REACH`` tests.
+MAX_CASES = 8
+CASE_REACH = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +256,7 @@ class _Facts:
 
 
 def _implied(test: cfg.Test, facts: _Facts, t: cfg.Node, f: cfg.Node, on_true: _Facts,
-             on_false: _Facts, resolve: Callable[[cfg.Node, _Facts, int], cfg.Node]
+             on_false: _Facts, resolve: Callable[..., cfg.Node]
              ) -> cfg.Node | None:
     """The target that makes ``test`` unnecessary, if one does.
 
@@ -282,13 +286,31 @@ def thread_jumps(root: cfg.Node, builder: cfg.Builder) -> cfg.Node:
         seen = facts_in.get(id(node))
         facts_in[id(node)] = facts if seen is None else seen.meet(facts)
 
-    def resolve(node: cfg.Node, facts: _Facts, limit: int = -1) -> cfg.Node:
-        """Follow decided tests from ``node`` (at most ``limit`` of them, if given)."""
+    def resolve(node: cfg.Node, facts: _Facts, limit: int = -1, split: bool = True) -> cfg.Node:
+        """Follow decided tests from ``node`` (at most ``limit`` of them, if given).
+
+        A test on a value known to be one of a few constants, undecided as a whole, is decided
+        case by case: ``family == 24 or family == 28 or family == 30`` when the family is one
+        of those three leads to the same node whichever it is, so the edge goes there.
+        """
         while isinstance(node, cfg.Branch) and limit != 0:
             outcome = facts.decide(node.test)
-            if outcome is None:
-                break
-            node = node.if_true if outcome else node.if_false
+            if outcome is not None:
+                node = node.if_true if outcome else node.if_false
+            else:
+                known = facts.known.get(node.test.value) if split else None
+                if known is None or known.values is None or len(known.values) > MAX_CASES:
+                    break
+                ends = {id(end): end for end in (
+                    resolve(node, facts.learn(cfg.Test(node.test.value, "==", cfg.Const(v)),
+                                              True), CASE_REACH, False)
+                    for v in known.values)}
+                if len(ends) != 1:
+                    break
+                end = next(iter(ends.values()))
+                if end is node:
+                    break
+                node = end
             limit -= 1
         return node
 
