@@ -158,10 +158,11 @@ def _time(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
     return statistics.median(times), result
 
 
-def print_scaling() -> None:
-    print("\ncompile time and size for long lists (EN10MB; random addresses and ports)")
-    print(f"{'list':<8} {'n':>5} {'bpfc ms':>9} {'bpfc insns':>11} {'libpcap ms':>11} "
-          f"{'libpcap insns':>14}")
+def scaling() -> list[str]:
+    """The scaling table's lines (measured first, in a fresh process, printed last)."""
+    lines = ["\ncompile time and size for long lists (EN10MB; random addresses and ports)",
+             f"{'list':<8} {'n':>5} {'bpfc ms':>9} {'bpfc insns':>11} {'libpcap ms':>11} "
+             f"{'libpcap insns':>14}"]
     lists = (("hosts", _hosts, (10, 100, 1000)), ("ports", _ports, (10, 100, 500)))
     for name, make, sizes in lists:
         for n in sizes:
@@ -172,21 +173,23 @@ def print_scaling() -> None:
                                      1 if n >= 100 else 5)  # 1000 hosts take libpcap ~40 s
             size = str(len(theirs.insns)) if isinstance(theirs, LibpcapProgram) else "refused"
             note = "  (over the kernel's 4096)" if size.isdigit() and int(size) > 4096 else ""
-            print(f"{name:<8} {n:5d} {t_ours * 1e3:9.0f} {len(ours.insns):11d} "
-                  f"{t_theirs * 1e3:11.0f} {size:>14}{note}")
+            lines.append(f"{name:<8} {n:5d} {t_ours * 1e3:9.0f} {len(ours.insns):11d} "
+                         f"{t_theirs * 1e3:11.0f} {size:>14}{note}")
+    return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--summary", action="store_true", help="totals and scaling only")
     args = parser.parse_args()
-    print(f"libpcap: {libpcap_version()}")
+    print(f"libpcap: {libpcap_version()}", flush=True)
+    scaled = scaling()
     results = [r for r in map(measure, cases()) if r is not None]
     if not args.summary:
         print_rows(results)
     print_totals(results)
     print_larger(results)
-    print_scaling()
+    print("\n".join(scaled))
 
 
 if __name__ == "__main__":

@@ -470,6 +470,13 @@ def _block_order(root: cfg.Node) -> list[cfg.Node]:
 
 def emit(root: cfg.Node, *, reuse_registers: bool = True) -> list[Insn]:
     """The instructions deciding the CFG rooted at ``root``."""
+    from .optimize import without_gc
+
+    with without_gc():
+        return _emit(root, reuse_registers)
+
+
+def _emit(root: cfg.Node, reuse_registers: bool) -> list[Insn]:
     order = _block_order(root) if reuse_registers else _returns_last(cfg.topological(root))
     in_x = _x_variables(order) if reuse_registers else frozenset()
     slots = _slots(order, in_x)

@@ -20,7 +20,9 @@ block order and long jumps are the emitter's job (``bpfc.emit``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import gc
+from collections.abc import Callable, Iterator
 
 from .. import cfg
 from .constant_vars import propagate_constants
@@ -55,16 +57,31 @@ def optimize(root: cfg.Node, builder: cfg.Builder,
     """
     if check:
         cfg.check_graph(root)
-    unchanged = 0  # passes run in a row that returned the graph they were given
-    for _ in range(MAX_ROUNDS):
-        for name, run in PASSES:
-            new = run(root, builder)
-            if check:
-                cfg.check_graph(new)
-            unchanged = unchanged + 1 if new is root else 0
-            root = new
-            if after_pass is not None:
-                after_pass(name, root)
-            if unchanged == len(PASSES):
-                return root
+    with without_gc():
+        unchanged = 0  # passes run in a row that returned the graph they were given
+        for _ in range(MAX_ROUNDS):
+            for name, run in PASSES:
+                new = run(root, builder)
+                if check:
+                    cfg.check_graph(new)
+                unchanged = unchanged + 1 if new is root else 0
+                root = new
+                if after_pass is not None:
+                    after_pass(name, root)
+                if unchanged == len(PASSES):
+                    return root
     return root
+
+
+@contextlib.contextmanager
+def without_gc() -> Iterator[None]:
+    """Pause the cycle collector: the passes allocate many short-lived objects (facts, rebuilt
+    nodes) and none of them form cycles, so collecting while they run only costs time (a
+    quarter of a 1000-host compilation)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
