@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
+from . import isa
 from .errors import ProgramError
 from .isa import (
     ANCILLARY,
@@ -38,22 +39,9 @@ from .isa import (
     CONDITIONAL_JUMPS,
     OPCODES,
     SKF_AD_ALU_XOR_X,
-    SKF_AD_CPU,
-    SKF_AD_HATYPE,
-    SKF_AD_IFINDEX,
-    SKF_AD_MARK,
-    SKF_AD_NLATTR,
-    SKF_AD_NLATTR_NEST,
     SKF_AD_OFF,
-    SKF_AD_PAY_OFFSET,
-    SKF_AD_PKTTYPE,
-    SKF_AD_PROTOCOL,
-    SKF_AD_QUEUE,
     SKF_AD_RANDOM,
-    SKF_AD_RXHASH,
-    SKF_AD_VLAN_TAG,
     SKF_AD_VLAN_TAG_PRESENT,
-    SKF_AD_VLAN_TPID,
     Insn,
     OpInfo,
 )
@@ -77,25 +65,9 @@ __all__ = [
 
 _U32 = 0xFFFFFFFF
 
-#: How libpcap's ``bpf_image`` (Linux build) spells ``[SKF_AD_OFF + off]`` absolute loads.
-LIBPCAP_AD_NAMES: dict[int, str] = {
-    SKF_AD_PROTOCOL: "proto",
-    SKF_AD_PKTTYPE: "type",
-    SKF_AD_IFINDEX: "ifidx",
-    SKF_AD_NLATTR: "nla",
-    SKF_AD_NLATTR_NEST: "nlan",
-    SKF_AD_MARK: "mark",
-    SKF_AD_QUEUE: "queue",
-    SKF_AD_HATYPE: "hatype",
-    SKF_AD_RXHASH: "rxhash",
-    SKF_AD_CPU: "cpu",
-    SKF_AD_ALU_XOR_X: "xor_x",
-    SKF_AD_VLAN_TAG: "vlan_tci",
-    SKF_AD_VLAN_TAG_PRESENT: "vlanp",
-    SKF_AD_PAY_OFFSET: "poff",
-    SKF_AD_RANDOM: "random",
-    SKF_AD_VLAN_TPID: "vlan_tpid",
-}
+#: How libpcap's ``bpf_image`` (Linux build) spells ``[SKF_AD_OFF + off]`` absolute loads: the
+#: names of ``isa.ANCILLARY``, which records them that way.
+LIBPCAP_AD_NAMES: dict[int, str] = dict(isa.ANCILLARY)
 
 #: How ``bpf_asm`` spells them, which ``format_asm`` prints so that bpf_asm reads its output too.
 #: bpf_asm has no name for SKF_AD_ALU_XOR_X, so that one prints as a number.

@@ -595,3 +595,29 @@ def corpus_packets() -> dict[int, list[bytes]]:
                 break
             by_dlt.setdefault(dlt, []).append(bytes(data))
     return by_dlt
+
+
+def attach_works() -> bool:
+    """Whether this machine lets a test attach a classic filter to a socket at all."""
+    from bpfc import kernel
+    from bpfc.errors import AttachError
+
+    try:
+        return kernel.kernel_accepts([Insn(isa.BPF_RET | isa.BPF_K)])
+    except (OSError, AttachError):
+        return False
+
+
+def kernel_says_valid(program: list[Insn] | tuple[Insn, ...]) -> bool:
+    """The kernel's verdict on ``program``; ENOMEM (optmem accounting, after every check) counts
+    as accepted."""
+    import errno
+
+    from bpfc import kernel
+    from bpfc.errors import AttachError
+
+    try:
+        return kernel.kernel_accepts(program)
+    except AttachError as exc:
+        assert isinstance(exc.__cause__, OSError) and exc.__cause__.errno == errno.ENOMEM, exc
+        return True

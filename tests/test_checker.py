@@ -10,7 +10,6 @@ refused that way passed every check.
 
 from __future__ import annotations
 
-import errno
 import socket
 
 import pytest
@@ -19,26 +18,11 @@ from hypothesis import given, settings
 from bpfc import isa, kernel
 from bpfc.errors import AttachError
 from bpfc.isa import Insn
+from tests.strategies import attach_works, kernel_says_valid
 
 from . import strategies as S
 
-
-def _attach_works() -> bool:
-    try:
-        return kernel.kernel_accepts([Insn(isa.BPF_RET | isa.BPF_K)])
-    except (OSError, AttachError):
-        return False
-
-
-pytestmark = pytest.mark.skipif(not _attach_works(), reason="no SO_ATTACH_FILTER here")
-
-
-def kernel_says_valid(program: list[Insn] | tuple[Insn, ...]) -> bool:
-    try:
-        return kernel.kernel_accepts(program)
-    except AttachError as exc:
-        assert isinstance(exc.__cause__, OSError) and exc.__cause__.errno == errno.ENOMEM, exc
-        return True
+pytestmark = pytest.mark.skipif(not attach_works(), reason="no SO_ATTACH_FILTER here")
 
 
 def _assert_same(program: list[Insn] | tuple[Insn, ...]) -> None:
