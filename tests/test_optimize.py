@@ -18,17 +18,19 @@ import functools
 import ipaddress
 import os
 import random
+import shutil
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from hypothesis import assume, event, given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 import bpfc
-from bpfc import cfg, isa, linktypes, syntax, vm
+from bpfc import cfg, dot, isa, linktypes, syntax, vm
 from bpfc.compiler import Stages, compile_stages
 from bpfc.errors import BpfcError, FilterSemanticError, ProgramError
 from bpfc.lower import lower
@@ -87,7 +89,7 @@ def _lowered(expr: str, dlt: str) -> cfg.Node:
 
 def _reads_unset_variables(root: cfg.Node) -> bool:
     """Whether lowering left a path that reads a variable no earlier node on it assigned (see
-    ``test_lowering_assigns_every_variable_it_reads``): no program means anything then."""
+    ``test_lowering_assigns_every_variable_it_reads``): no program would mean anything."""
     try:
         cfg.check_graph(root)
     except AssertionError as e:
@@ -117,7 +119,7 @@ def test_optimizing_never_changes_a_verdict(expr: str, dlt: str, data: st.DataOb
                 compile_stages(expr, dlt, optimize=optimized)
             assert str(again.value) == str(refused)
         return
-    assume(not _reads_unset_variables(root))
+    assert not _reads_unset_variables(root), "lowering left a variable unset on some path"
     plain = _compiled(expr, dlt, optimize=False)
     graphs: list[tuple[str, cfg.Node]] = []
 
@@ -475,3 +477,27 @@ def test_a_thousand_hosts_fit_the_kernel_limit() -> None:
                               (hosts[500], hosts[501], SNAPLEN), (3, 4, 0)):
         frame[26:30], frame[30:34] = src.to_bytes(4, "big"), dst.to_bytes(4, "big")
         assert vm.run(program.insns, bytes(frame)) == verdict
+
+
+# ---------------------------------------------------------------------------------------------
+# Pictures
+
+
+def test_dot_pictures_show_every_node_and_render() -> None:
+    graphs: list[tuple[str, cfg.Node]] = []
+    stages = compile_stages("tcp port 80", after_pass=lambda name, root: graphs.append(
+        (name, root)))
+    final = dot.to_dot(stages.optimized, title="tcp port 80")
+    nodes = cfg.topological(stages.optimized)
+    assert final.count("shape=box") == sum(not isinstance(n, cfg.Return) for n in nodes)
+    assert final.count("shape=ellipse") == sum(isinstance(n, cfg.Return) for n in nodes)
+    assert final.count("== 0x50") == 2  # one test per port field, shared by IPv4 and IPv6
+    passes = dot.to_dot_passes([("lower", stages.unoptimized), *graphs], title="tcp port 80")
+    assert passes.count("subgraph cluster_") == len(graphs) + 1
+    renderer = shutil.which("dot")
+    if renderer is None:
+        pytest.skip("graphviz's dot is not installed")
+    for text in (final, passes):
+        done = subprocess.run([renderer, "-Tsvg"], input=text, capture_output=True, text=True,
+                              check=False)
+        assert done.returncode == 0 and "<svg" in done.stdout, done.stderr
