@@ -14,6 +14,7 @@ error messages. ``libpcap_filter`` runs a program with libpcap's own ``bpf_filte
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import ctypes.util
 import functools
@@ -228,12 +229,14 @@ def _libpcap() -> ctypes.CDLL:
 
 @functools.cache
 def _empty_savefile(dlt: int, snaplen: int, byte_order: ByteOrder) -> bytes:
-    """An empty classic pcap file: the handle pcap_compile needs for savefile semantics."""
+    """An empty classic pcap file: the handle pcap_compile needs for savefile semantics (removed
+    when the test process exits)."""
     fmt = "<IHHiIII" if byte_order == "little" else ">IHHiIII"
     header = struct.pack(fmt, 0xA1B2C3D4, 2, 4, 0, 0, snaplen, dlt)
     fd, path = tempfile.mkstemp(suffix=".pcap", prefix=f"bpfc-dlt{dlt}-")
     with os.fdopen(fd, "wb") as f:
         f.write(header)
+    atexit.register(os.unlink, path)
     return path.encode()
 
 
