@@ -1,6 +1,7 @@
 """The ``bpfc`` command line, tcpdump's flags with tcpdump's meanings.
 
     bpfc [-d | -dd | -ddd] [-O] [-y LINKTYPE] [-s SNAPLEN] [-F FILE] [--netmask MASK] [expression]
+    bpfc [--dump-after PASS]... [--dot FILE] [expression]   (the CFG after lowering/each pass)
     bpfc -r FILE [-w OUT] [-c COUNT] [-n] [-e] [-q] [-v] [--count] [expression]   (bpfc.offline)
     bpfc -i IFACE [-w OUT] [-c COUNT] [-p] [-Q in|out|inout] [-B KIB] [expression] (bpfc.live)
     bpfc -L | -D
@@ -19,8 +20,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .errors import BpfcError
+
+if TYPE_CHECKING:
+    from . import cfg
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -98,7 +103,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="print the CFG after optimizer pass PASS ('all' for every pass, "
                           "'lower' for the graph before optimizing)")
     dbg.add_argument("--dot", metavar="FILE",
-                     help="write the final CFG as Graphviz dot to FILE ('-' for stdout)")
+                     help="write the final CFG as Graphviz dot to FILE ('-' for stdout); with "
+                          "--dump-after, one cluster per stage it names")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks on errors")
     p.add_argument("expression", nargs="*", help="the filter expression (pcap-filter(7))")
     return p
@@ -157,36 +163,93 @@ def _print_program(program: object, args: argparse.Namespace) -> None:
     sys.stdout.write(program.dump("asm" if args.asm else formats.get(args.dump, "ddd")))
 
 
+def _stage_names() -> tuple[str, ...]:
+    """What ``--dump-after`` accepts: ``all``, ``lower``, then the optimizer's passes in order."""
+    from .optimize import PASSES
+
+    return ("all", "lower", *(name for name, _ in PASSES))
+
+
+def _check_debug_flags(args: argparse.Namespace) -> None:
+    """Refuse what ``--dump-after``/``--dot`` cannot do before compiling, so a misspelt pass
+    name is an error rather than an empty dump."""
+    if args.dump_after:
+        import difflib
+
+        names = _stage_names()
+        for wanted in args.dump_after:
+            if wanted not in names:
+                close = difflib.get_close_matches(wanted, names, n=1, cutoff=0.6)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise BpfcError(f"unknown pass '{wanted}' for --dump-after{hint}; the names are: "
+                                + ", ".join(names))
+        if args.no_optimize and not {"all", "lower"} & set(args.dump_after):
+            raise BpfcError("--dump-after names an optimizer pass, but -O turns the optimizer "
+                            "off: use --dump-after lower")
+    if args.dot == "-" and (args.dump or args.asm):
+        raise BpfcError("--dot - and -d/--asm would both write to standard output: write the "
+                        "picture to a file with --dot FILE")
+
+
 def _compile_and_show(args: argparse.Namespace) -> int:
-    from . import cfg
     from .compiler import compile_stages
 
     wanted = set(args.dump_after)
+    seen: list[tuple[str, cfg.Node]] = []  # (label, graph) per requested pass, in run order
+    rounds: dict[str, int] = {}
 
     def after_pass(name: str, root: cfg.Node) -> None:
+        rounds[name] = rounds.get(name, 0) + 1
         if "all" in wanted or name in wanted:
-            print(f"; after {name}\n{cfg.format_graph(root)}")
+            label = name if rounds[name] == 1 else f"{name} (round {rounds[name]})"
+            seen.append((label, root))
 
-    stages = compile_stages(args.expression_text, args.linktype or "EN10MB", args.snaplen,
-                            optimize=not args.no_optimize, netmask=args.netmask,
-                            after_pass=after_pass if wanted else None)
-    if "lower" in wanted:
-        print(f"; after lower\n{cfg.format_graph(stages.unoptimized)}")
-    if args.dot is not None:
+    try:
+        stages = compile_stages(args.expression_text, args.linktype or "EN10MB", args.snaplen,
+                                optimize=not args.no_optimize, netmask=args.netmask,
+                                after_pass=after_pass if wanted else None)
+    except BpfcError:
+        # The passes that ran explain an error such as "rejects all packets": show them first.
+        _show_stages(seen, args)
+        raise
+    if wanted & {"all", "lower"}:
+        seen.insert(0, ("lower", stages.unoptimized))
+    _show_stages(seen, args)
+    if args.dot is not None and not wanted:
         from . import dot
 
-        text = dot.to_dot(stages.optimized, title=args.expression_text)
-        if args.dot == "-":
-            sys.stdout.write(text)
-        else:
-            try:
-                with open(args.dot, "w", encoding="utf-8") as f:
-                    f.write(text)
-            except OSError as e:
-                raise BpfcError(f"cannot write '{args.dot}': {e.strerror}") from None
+        _write_dot(dot.to_dot(stages.optimized, title=args.expression_text), args.dot)
     if args.dump or args.asm:
         _print_program(stages.program, args)
     return EXIT_OK
+
+
+def _show_stages(graphs: list[tuple[str, cfg.Node]], args: argparse.Namespace) -> None:
+    """``--dump-after``'s graphs: as text on stdout, and as one dot cluster each with ``--dot``
+    (only the picture when that goes to stdout, so it can be piped into ``dot``). A cluster
+    whose graph is the very graph of the cluster before it says ``unchanged``."""
+    from . import cfg, dot
+
+    if not args.dump_after:
+        return
+    if args.dot != "-":
+        for label, root in graphs:
+            print(f"; after {label}\n{cfg.format_graph(root)}")
+    if args.dot is not None:
+        marked = [(label if i == 0 or root is not graphs[i - 1][1] else f"{label}, unchanged",
+                   root) for i, (label, root) in enumerate(graphs)]
+        _write_dot(dot.to_dot_passes(marked, title=args.expression_text), args.dot)
+
+
+def _write_dot(text: str, path: str) -> None:
+    if path == "-":
+        sys.stdout.write(text)
+        return
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as e:
+        raise BpfcError(f"cannot write '{path}': {e.strerror}") from None
 
 
 def run(argv: Sequence[str]) -> int:
@@ -204,6 +267,7 @@ def run(argv: Sequence[str]) -> int:
             _print_program(program, args)
             return EXIT_OK
         args.expression_text = _read_expression(args)
+        _check_debug_flags(args)
         if args.list_interfaces or args.interface is not None:
             from . import live
 
