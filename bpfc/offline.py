@@ -103,7 +103,8 @@ class Filters:
     """The expression, compiled once per link type on first need.
 
     An empty expression is never compiled: it accepts everything on any link type (libpcap's
-    empty program is a lone ``ret #snaplen``), which also spares the compiler's imports.
+    empty program is a lone ``ret #snaplen``), which also spares the compiler's imports; any
+    other is read from the program cache when an earlier run compiled it (``progcache``).
     """
 
     def __init__(self, expression: str, *, optimize: bool = True,
@@ -122,9 +123,9 @@ class Filters:
         found = self._programs.get(linktype)
         if found is None:
             since = time.perf_counter()
-            from .compiler import compile as compile_filter
+            from .progcache import compile_cached
 
-            found = compile_filter(self.expression, linktype, snaplen or 262144,
+            found = compile_cached(self.expression, linktype, snaplen or 262144,
                                    self.optimize, self.netmask)
             self._programs[linktype] = found
             if self.stages is not None:

@@ -67,8 +67,10 @@ CHAIN_BYTES: Final = 1 << 16
 MIN_CHAINS: Final = 8
 MAX_CHAINS: Final = 4096
 MIN_ACTIVE: Final = 48
-#: Bytes after a chain's nominal start searched for a plausible record header.
+#: Bytes after a chain's nominal start searched for a plausible record header; the first
+#: GUESS_FIRST of them in every window at once, the rest only where those held none.
 GUESS_WINDOW: Final = 2048
+GUESS_FIRST: Final = 512
 #: Candidates tried per window, in order, before the window is given up.
 GUESS_TRIES: Final = 8
 #: Seconds a guessed record's timestamp may lie from the file's first one (a year).
@@ -705,6 +707,7 @@ class PcapScan:
         # Any u32 of the file, at any offset; the caplen field of a record at q is item q of
         # the second view.
         self._word = np.ndarray((max(size - 3, 0),), dtype=u4, buffer=buf, strides=(1,))
+        self._bytes = np.frombuffer(buf, dtype=np.uint8)
         self.first_sec = int(self._word[24]) if size >= 28 else 0
         self._caplen_at = np.ndarray((max(size - 11, 0),), dtype=u4, buffer=buf,
                                      offset=8 if size >= 12 else 0, strides=(1,))
@@ -826,18 +829,23 @@ class PcapScan:
         caplen_at = self._caplen_at
         pos = starts.copy()
         bound = np.minimum(stops, self.size - 15)
-        active = np.flatnonzero(pos < bound)
+        chain = np.flatnonzero(pos < bound)
+        # The chains still going, compacted: their positions, bounds and ids side by side, so
+        # that a step is one gather, two adds and one compare.
+        here, limit = pos[chain], bound[chain]
         ids: list[npt.NDArray[np.int64]] = []
         seen: list[I64Array] = []
-        while len(active) >= MIN_ACTIVE:
-            here = pos[active]
-            ids.append(active)
+        while len(chain) >= MIN_ACTIVE:
+            ids.append(chain)
             seen.append(here)
-            here = here + 16 + caplen_at[here]
-            pos[active] = here
-            going = here < bound[active]
+            here = caplen_at[here] + here
+            here += 16
+            going = here < limit
             if not going.all():
-                active = active[going]
+                pos[chain] = here
+                chain, here, limit = chain[going], here[going], limit[going]
+        pos[chain] = here
+        active = chain
         tails: dict[int, list[int]] = {}
         for i in active.tolist():
             tails[i], pos[i] = self.walk(int(pos[i]), int(stops[i]))
@@ -856,21 +864,46 @@ class PcapScan:
         width = min(window, max(spacing // 2, 1), self.size - 16 - int(nominal[-1]))
         if width <= 0:
             return found
-        base = int(nominal[0])
-        # caplen of a header at nominal[j] + d, for every j and d: a view, no copy.
-        grid = np.lib.stride_tricks.as_strided(self._caplen_at[base:], shape=(len(nominal),
-                                               width), strides=(spacing, 1), writeable=False)
-        hits = np.flatnonzero(grid <= self.limit)
-        rows = hits // width
-        cand = nominal[rows] + hits % width
+        # Most windows hold a record boundary near their start; only those that do not are
+        # searched further, so most of the window is never looked at.
+        first = min(width, GUESS_FIRST)
+        grid = np.lib.stride_tricks.as_strided(self._bytes[int(nominal[0]):], writeable=False,
+                                               shape=(len(nominal), first + 3),
+                                               strides=(spacing, 1))
+        self._pick(found, nominal, grid, np.arange(len(nominal)), 0)
+        rest = np.flatnonzero(found < 0)
+        if len(rest) and width > first:
+            grid = self._bytes[nominal[rest, None] + np.arange(first, width + 3)]
+            self._pick(found, nominal, grid, rest, first)
+        return found
+
+    def _pick(self, found: I64Array, nominal: I64Array, grid: U8Array, rows: I64Array,
+              skip: int) -> None:
+        """Sets ``found[rows[i]]`` to the first offset ``nominal[rows[i]] + skip + d`` whose
+        header passes ``sane_chains``, ``grid[i, d]`` being the byte at that offset (``grid``
+        has 3 columns more than there are offsets to try: a header's fourth byte)."""
+        word = self._word
+        # The most significant byte of a header's seconds must be one the first record's
+        # allows: one byte compared per offset, and random bytes or runs of zeros seldom pass.
+        low = max(self.first_sec - MAX_SPAN, 0) >> 24
+        high = min(self.first_sec + MAX_SPAN, U32) >> 24
+        top = grid[:, 3:] if self.byteorder == "<" else grid[:, :-3]
+        if low == high:
+            hits = np.flatnonzero(top == low)
+        else:
+            hits = np.flatnonzero((top - np.uint8(low)) <= np.uint8(high - low))
+        width = top.shape[1]
+        rows = rows[hits // width]
+        cand = nominal[rows] + skip + hits % width
         # One cheap look at each candidate's own header first (most random hits fail it), then
         # the chain test on the first few survivors of each window only.
-        word = self._word
+        sane = word[cand + 8] <= self.limit
+        rows, cand = rows[sane], cand[sane]
         sane = np.abs(word[cand].astype(np.int64) - self.first_sec) <= MAX_SPAN
         if self.units <= 1_000_000_000:
             sane &= word[cand + 4] < self.units
         rows, cand = rows[sane], cand[sane]
-        pending = np.ones(len(nominal), dtype=np.bool_)
+        pending = np.ones(len(found), dtype=np.bool_)
         for _ in range(GUESS_TRIES):
             if not len(cand):
                 break
@@ -882,7 +915,6 @@ class PcapScan:
             keep[first] = False
             keep &= pending[rows]
             rows, cand = rows[keep], cand[keep]
-        return found
 
     def sane_chains(self, starts: I64Array, hops: int = 4) -> BoolArray:
         """Whether ``hops`` record headers in a row, from each of ``starts``, look like ones
