@@ -15,8 +15,10 @@ Three parts, in pipeline order:
   context-dependent (lark "contextual") lexer would accept that last one, so the grammar declares
   its terminals and this module produces them;
 * the **parser** is lark's LALR(1) over ``grammar/pcap-filter.lark``, built once and cached on
-  disk (keyed by a hash of the grammar and the lark version) so a process's first parse only
-  unpickles the tables;
+  disk (keyed by a hash of the grammar and the lark version). Its tables are exported beside
+  that cache as plain data, and ``bpfc.lalr`` drives them, so a process whose filter parses
+  never imports lark (a fifth of a cold ``bpfc -d``); a filter the tables refuse goes to lark,
+  whose exception the error diagnosis below is written against;
 * the **builder** walks the parse tree with libpcap's inherited qualifiers (grammar.y's
   ``$<blk>0.q``): a bare id after ``and``/``or``/``not`` reuses the qualifiers of the term
   before it,
@@ -34,16 +36,14 @@ import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from functools import cache
-from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import lark
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
-from lark.lexer import Lexer, LexerState, LexerThread, Token
-from lark.tree import Tree
-
-from bpfc import nodes
+from bpfc import lalr, nodes
 from bpfc.errors import FilterSemanticError, FilterSyntaxError
+from bpfc.lalr import Token, Tree
+
+if TYPE_CHECKING:
+    from lark.exceptions import UnexpectedInput
 
 __all__ = ["KEYWORDS", "NAMED_CONSTANTS", "parse", "unparse"]
 
@@ -238,8 +238,7 @@ def _scan(text: str) -> Iterator[Token]:
             number_value(word, text, pos)
         elif kind == "HID6":
             _check_ipv6(word, text, pos)
-        yield Token(kind, word if value is None else value, start_pos=pos, line=1,
-                    column=pos + 1, end_line=1, end_column=stop + 1, end_pos=stop)
+        yield Token(kind, word if value is None else value, pos, stop)
         pos = stop
 
 
@@ -254,28 +253,51 @@ def _check_ipv6(word: str, source: str, column: int) -> None:
                                   len(word)) from None
 
 
-class FlexLexer(Lexer):
-    """Adapter that feeds ``_scan``'s tokens to lark's LALR parser."""
+def _flex_lexer() -> type[Any]:
+    """``FlexLexer``: an adapter that feeds ``_scan``'s tokens to lark's LALR parser, as lark's
+    own ``Token``s. Defined on first use, because subclassing lark's ``Lexer`` imports lark."""
+    global _FLEX_LEXER
+    if _FLEX_LEXER is not None:
+        return _FLEX_LEXER
+    from lark.lexer import Lexer, LexerState
+    from lark.lexer import Token as LarkToken
 
-    __future_interface__ = 2  # lark: call lex(lexer_state, parser_state) directly
+    class FlexLexer(Lexer):
+        __future_interface__ = 2  # lark: call lex(lexer_state, parser_state) directly
 
-    def __init__(self, lexer_conf: Any) -> None:
-        del lexer_conf  # terminals are all %declare'd; the scanner knows them
+        def __init__(self, lexer_conf: Any) -> None:
+            del lexer_conf  # terminals are all %declare'd; the scanner knows them
 
-    def lex(self, lexer_state: LexerState, parser_state: Any) -> Iterator[Token]:
-        del parser_state
-        text = lexer_state.text
-        yield from _scan(text.text if hasattr(text, "text") else str(text))
+        def lex(self, lexer_state: LexerState, parser_state: Any) -> Iterator[LarkToken]:
+            del parser_state
+            text = lexer_state.text
+            for t in _scan(text.text if hasattr(text, "text") else str(text)):
+                yield LarkToken(t.type, t.value, start_pos=t.start_pos, line=1,
+                                column=t.start_pos + 1, end_line=1, end_column=t.end_pos + 1,
+                                end_pos=t.end_pos)
+
+    _FLEX_LEXER = FlexLexer
+    return FlexLexer
+
+
+_FLEX_LEXER: type[Any] | None = None
+
+
+def __getattr__(name: str) -> Any:
+    if name == "FlexLexer":
+        return _flex_lexer()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # =============================================================================================
-# The parser, built once per process and cached on disk across processes.
+# The parser: plain LALR tables (bpfc.lalr) on the way that succeeds, lark's parser to diagnose
+# errors; both built once per process and cached on disk across processes.
 
 _CACHE_FORMAT = "3"
 
 
 class LalrParser:
-    """lark's LALR(1) parser proper, fed by ``_scan``.
+    """lark's LALR(1) parser proper, fed by ``_scan``; returns lark's tree.
 
     A cached parser is lark's ``LALR_Parser`` object pickled whole: unpickling it takes ~2 ms,
     where ``Lark.load`` spends ~15 ms re-deserialising the same tables. The cache key includes
@@ -284,16 +306,47 @@ class LalrParser:
 
     def __init__(self, lalr: Any) -> None:
         self._lalr = lalr
-        self._lexer = FlexLexer(None)
+        self._lexer = _flex_lexer()(None)
 
-    def parse(self, text: str) -> Tree[Token]:
-        tree: Tree[Token] = self._lalr.parse(LexerThread.from_text(self._lexer, text), "start")
+    def parse(self, text: str) -> Any:
+        from lark.lexer import LexerThread
+
+        return self._lalr.parse(LexerThread.from_text(self._lexer, text), "start")
+
+
+class Parser:
+    """The parser ``parse`` uses: ``bpfc.lalr``'s driver over plain tables when they are at
+    hand, lark's parser otherwise and for every string the tables refuse, so that a syntax error
+    reads exactly as lark's exception lets ``_explain`` diagnose it. lark is imported only then.
+    """
+
+    def __init__(self, tables: lalr.Tables | None, fallback: LalrParser | None = None) -> None:
+        self.tables = tables
+        self._lark = fallback
+
+    def parse(self, text: str) -> lalr.Tree:
+        if self.tables is not None:
+            tree = lalr.parse(self.tables, _scan(text))
+            if isinstance(tree, lalr.Tree):
+                return tree
+        return self._lark_parse(text)
+
+    def _lark_parse(self, text: str) -> lalr.Tree:
+        from lark.exceptions import UnexpectedInput
+
+        if self._lark is None:
+            self._lark = _lark_parser(_grammar_text())[0]
+        try:
+            tree = lalr.from_lark(self._lark.parse(text))
+        except UnexpectedInput as exc:
+            raise _explain_safely(text, exc) from None
+        assert isinstance(tree, lalr.Tree), tree
         return tree
 
 
-_parser: LalrParser | None = None
+_parser: Parser | None = None
 _SELF_CHECK: Final = "tcp port 80 or (443) and not len % 4 + 1 = 0 or vpi (1 or 2)"
-"""Stored with its parse tree in the cache: a loaded parser must parse it the same way."""
+"""Stored with its parse tree in both caches: a loaded parser must parse it the same way."""
 
 
 def _grammar_text() -> str:
@@ -306,79 +359,178 @@ def _grammar_text() -> str:
         import importlib
 
         package = importlib.import_module("bpfc.grammar")  # grammar/ mapped into the package
-        path = Path(package.__file__ or "").parent / "pcap-filter.lark"
-        return path.read_text("utf-8")
+        path = os.path.join(os.path.dirname(package.__file__ or ""), "pcap-filter.lark")
+        with open(path, encoding="utf-8") as f:
+            return f.read()
     except (ImportError, OSError):
-        repo_path = Path(__file__).resolve().parent.parent / "grammar" / "pcap-filter.lark"
-        return repo_path.read_text("utf-8")
+        here = os.path.dirname(os.path.realpath(__file__))
+        with open(os.path.join(here, os.pardir, "grammar", "pcap-filter.lark"),
+                  encoding="utf-8") as f:
+            return f.read()
 
 
-def _cache_dirs() -> list[Path]:
+def _cache_dirs() -> list[str]:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     tmp = os.environ.get("TMPDIR") or "/tmp"
-    return [Path(base) / "bpfc", Path(tmp) / f"bpfc-{os.getuid()}"]
+    return [os.path.join(base, "bpfc"), os.path.join(tmp, f"bpfc-{os.getuid()}")]
 
 
-def _private(directory: Path) -> bool:
+def _private(directory: str) -> bool:
     """Only trust (unpickle from) a directory that is ours and that nobody else can write:
     the fallback lives in a shared temporary directory."""
     try:
-        st = directory.stat()
+        st = os.stat(directory)
     except OSError:
         return False
     return st.st_uid == os.getuid() and not st.st_mode & 0o022
 
 
-def _build(grammar: str) -> lark.Lark:
-    return lark.Lark(grammar, parser="lalr", lexer=FlexLexer, propagate_positions=True,
+def _build(grammar: str) -> Any:
+    import lark
+
+    return lark.Lark(grammar, parser="lalr", lexer=_flex_lexer(), propagate_positions=True,
                      maybe_placeholders=False)
 
 
-def get_parser() -> LalrParser:
-    """The parser: unpickled from the on-disk cache when its key matches, else built (about
-    70 ms) and saved; an unwritable or untrusted cache directory just means building."""
-    global _parser
-    if _parser is not None:
-        return _parser
-    import pickle
+def _lark_version() -> str | None:
+    """lark's version without importing lark (a cold start's largest single cost), for the
+    cache key: read from its ``__init__.py``. None if that cannot be done, which only means
+    importing lark to ask it."""
+    module = sys.modules.get("lark")
+    if module is not None:
+        return str(module.__version__)
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("lark")
+        if spec is None or not spec.origin:
+            return None
+        with open(spec.origin, encoding="utf-8") as f:
+            found = re.search(r"""^__version__\s*(?::\s*str\s*)?=\s*["']([^"']+)["']""",
+                              f.read(), re.MULTILINE)
+    except (ImportError, ValueError, OSError):
+        return None
+    return found[1] if found else None
+
+
+def _cache_name(grammar: str, lark_version: str) -> str:
+    """The cache files' common stem. Two 32-bit checksums name it (hashlib's OpenSSL import
+    alone costs ~2 ms); a collision would only load a parser that fails its self-check."""
     import zlib
 
-    grammar = _grammar_text()
-    stamp = f"{grammar}\0{lark.__version__}\0{sys.version}\0{_CACHE_FORMAT}"
-    # Two 32-bit checksums name the cache file (hashlib's OpenSSL import alone costs ~2 ms); a
-    # collision would only load a parser that then fails the self-check and is rebuilt.
-    key = stamp.encode()
-    name = f"pcap-filter-{zlib.crc32(key):08x}{zlib.adler32(key):08x}.lark-cache"
+    key = f"{grammar}\0{lark_version}\0{sys.version}\0{_CACHE_FORMAT}".encode()
+    return f"pcap-filter-{zlib.crc32(key):08x}{zlib.adler32(key):08x}"
+
+
+def _read(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def _load_tables(stem: str) -> lalr.Tables | None:
+    """The plain tables from a trusted cache directory, if they are there, were exported from
+    the lark cache file beside them as it is now (its CRC is stored with them, so a lark cache
+    that was rebuilt or replaced takes its tables with it), and still parse the self-check."""
+    import zlib
+
     for directory in _cache_dirs():
         if not _private(directory):
             continue
+        blob = _read(os.path.join(directory, stem + ".lalr-tables"))
+        lark_blob = _read(os.path.join(directory, stem + ".lark-cache"))
+        if blob is None or lark_blob is None:
+            continue
         try:
-            with open(directory / name, "rb") as f:
-                lalr, check_tree = pickle.load(f)
-            loaded = LalrParser(lalr)
-            if loaded.parse(_SELF_CHECK) != check_tree:
+            tables, lark_crc = lalr.Tables.loads(blob)
+            if lark_crc != zlib.crc32(lark_blob):
                 continue
-            _parser = loaded
-            return _parser
+            tree = lalr.parse(tables, _scan(_SELF_CHECK))
+            if tree is not None and lalr.shape(tree) == tables.check:
+                return tables
         except Exception:  # noqa: BLE001, S112 - a bad cache file only means rebuilding
             continue
-    lalr = _build(grammar).parser.parser
-    _parser = LalrParser(lalr)
-    blob = _dumps((lalr, _parser.parse(_SELF_CHECK)))
+    return None
+
+
+def _lark_parser(grammar: str) -> tuple[LalrParser, str | None, bytes | None]:
+    """lark's parser, unpickled from the on-disk cache when its key matches, else built (about
+    70 ms) and saved; an unwritable or untrusted cache directory just means building. Also
+    returns the cache directory and file contents it came from or went to (None if neither)."""
+    import pickle
+
+    import lark
+
+    stem = _cache_name(grammar, lark.__version__)
     for directory in _cache_dirs():
+        if not _private(directory):
+            continue
+        blob = _read(os.path.join(directory, stem + ".lark-cache"))
+        if blob is None:
+            continue
         try:
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            if not _private(directory):
+            lalr_parser, check_tree = pickle.loads(blob)
+            loaded = LalrParser(lalr_parser)
+            if loaded.parse(_SELF_CHECK) != check_tree:
+                continue
+            return loaded, directory, blob
+        except Exception:  # noqa: BLE001, S112 - a bad cache file only means rebuilding
+            continue
+    built = LalrParser(_build(grammar).parser.parser)
+    blob = _dumps((built._lalr, built.parse(_SELF_CHECK)))
+    where = _save(stem + ".lark-cache", blob)
+    return built, where, blob if where is not None else None
+
+
+def _save(name: str, blob: bytes, directory: str | None = None) -> str | None:
+    """Write ``blob`` atomically into ``directory`` or the first trusted cache directory that
+    takes it; returns the directory, or None if none did."""
+    for candidate in _cache_dirs() if directory is None else [directory]:
+        try:
+            os.makedirs(candidate, mode=0o700, exist_ok=True)
+            if not _private(candidate):
                 continue
             import tempfile
 
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+            fd, tmp = tempfile.mkstemp(dir=candidate, prefix=".tmp-")
             with os.fdopen(fd, "wb") as f:
                 f.write(blob)
-            os.replace(tmp, directory / name)  # atomic: concurrent readers see whole files
-            break
+            os.replace(tmp, os.path.join(candidate, name))  # atomic for concurrent readers
+            return candidate
         except OSError:
             continue
+    return None
+
+
+def get_parser() -> Parser:
+    """The parser: plain tables when the cache has them (no lark import), else lark's parser,
+    loaded or built, with the tables exported from it and saved beside its cache file."""
+    global _parser
+    if _parser is not None:
+        return _parser
+    grammar = _grammar_text()
+    version = _lark_version()
+    tables = _load_tables(_cache_name(grammar, version)) if version is not None else None
+    if tables is not None:
+        _parser = Parser(tables)
+        return _parser
+    import zlib
+
+    fallback, directory, lark_blob = _lark_parser(grammar)
+    tables = lalr.export(fallback._lalr)
+    if tables is not None:
+        tables.check = lalr.shape(lalr.from_lark(fallback.parse(_SELF_CHECK)))
+        tree = lalr.parse(tables, _scan(_SELF_CHECK))
+        if tree is None or lalr.shape(tree) != tables.check:
+            tables = None  # lark builds trees in a way the driver does not: use lark alone
+    if tables is not None and directory is not None and lark_blob is not None:
+        import lark
+
+        stem = _cache_name(grammar, lark.__version__)
+        _save(stem + ".lalr-tables", tables.dumps(zlib.crc32(lark_blob)), directory)
+    _parser = Parser(tables, fallback)
     return _parser
 
 
@@ -408,12 +560,9 @@ def parse(text: str) -> nodes.Expr:
     try:
         tree = get_parser().parse(text)
         expr, _ = _Builder(text).expr(tree.children[0], None)
-    except UnexpectedInput as exc:
-        raise _explain_safely(text, exc) from None
     except RecursionError:
         raise FilterSyntaxError("expression nested too deeply", text, 0, len(text)) from None
     return expr
-
 
 # =============================================================================================
 # The builder: parse tree -> nodes, with libpcap's qualifier inheritance.
@@ -478,24 +627,35 @@ Q = nodes.Qualifiers | None
 """Inherited qualifiers; ``None`` is libpcap's ``qerr``: nothing to reuse."""
 
 
-def _span(item: Tree[Token] | Token) -> nodes.Span:
-    if isinstance(item, Token):
-        assert item.start_pos is not None and item.end_pos is not None
-        return (item.start_pos, item.end_pos)
-    return (item.meta.start_pos, item.meta.end_pos)
+def _span(item: Tree | Token) -> nodes.Span:
+    return (item.start_pos, item.end_pos)
 
 
-def _tok(item: Tree[Token] | Token) -> Token:
+def _tok(item: Tree | Token) -> Token:
     assert isinstance(item, Token), item
     return item
 
 
-def _tree(item: Tree[Token] | Token) -> Tree[Token]:
+def _tree(item: Tree | Token) -> Tree:
     assert isinstance(item, Tree), item
     return item
 
 
-def _first_token(item: Tree[Token] | Token) -> Token:
+def _tokens_in(item: Tree | Token) -> list[Token]:
+    """The tokens under ``item``, left to right (iterative: lists such as ``vpi (1 or 2 ...)``
+    nest one level per element)."""
+    found: list[Token] = []
+    stack = [item]
+    while stack:
+        top = stack.pop()
+        if isinstance(top, Token):
+            found.append(top)
+        else:
+            stack.extend(reversed(top.children))
+    return found
+
+
+def _first_token(item: Tree | Token) -> Token:
     while isinstance(item, Tree):
         item = item.children[0]
     return item
@@ -518,13 +678,13 @@ class _Builder:
 
     # -- boolean structure ------------------------------------------------------------------
 
-    def expr(self, t: Tree[Token] | Token, inherited: Q) -> tuple[nodes.Expr, Q]:
+    def expr(self, t: Tree | Token, inherited: Q) -> tuple[nodes.Expr, Q]:
         """Convert a term or expression; return it and the qualifiers it passes on."""
         t = _tree(t)
         kind = t.data
         if kind in ("expr_and", "expr_or"):
             # Walk the left spine in a loop: generated filters can join thousands of terms.
-            spine: list[Tree[Token]] = []
+            spine: list[Tree] = []
             while isinstance(t, Tree) and t.data in ("expr_and", "expr_or"):
                 spine.append(t)
                 t = t.children[0]
@@ -552,7 +712,7 @@ class _Builder:
             return result, quals
         return self.primitive(t), None
 
-    def head(self, t: Tree[Token]) -> nodes.Qualifiers:
+    def head(self, t: Tree) -> nodes.Qualifiers:
         proto: str | None = None
         direction: str | None = None
         addr: str | None = None
@@ -571,7 +731,7 @@ class _Builder:
                 addr = str(child)
         return nodes.Qualifiers(proto, direction, addr)  # type: ignore[arg-type]
 
-    def id(self, t: Tree[Token] | Token, q: Q) -> nodes.Expr:
+    def id(self, t: Tree | Token, q: Q) -> nodes.Expr:
         """A bare or qualified id under the qualifiers ``q`` (grammar.y's ``$<blk>0.q``)."""
         t = _tree(t)
         kind = t.data
@@ -580,7 +740,7 @@ class _Builder:
         if kind == "id_paren":
             return self.id(t.children[1], q)
         if kind in ("pid_and", "pid_or"):
-            spine: list[Tree[Token]] = []
+            spine: list[Tree] = []
             while isinstance(t, Tree) and t.data in ("pid_and", "pid_or"):
                 spine.append(t)
                 t = t.children[0]
@@ -609,7 +769,7 @@ class _Builder:
             return nodes.Match(q, self.port_range(value), span=span)
         return nodes.Match(q, value, span=span)
 
-    def id_value(self, t: Tree[Token]) -> nodes.Id:
+    def id_value(self, t: Tree) -> nodes.Id:
         kind, kids, span = t.data, t.children, _span(t)
         if kind in ("id_pnum", "qid_pnum"):
             return self.pnum(_tree(kids[0]))
@@ -658,16 +818,16 @@ class _Builder:
 
         return nodes.Range(end(low, start), end(high, start + len(low) + 1), span=name.span)
 
-    def pnum(self, t: Tree[Token]) -> nodes.Number:
+    def pnum(self, t: Tree) -> nodes.Number:
         """``NUM`` or ``( pnum )``: the number with the span of the whole, parentheses included."""
-        inner: Tree[Token] | Token = t
+        inner: Tree | Token = t
         while isinstance(inner, Tree):
             inner = inner.children[0] if inner.data == "pnum" else inner.children[1]
         return nodes.Number(self._num(inner), str(inner), span=_span(t))
 
     # -- primitives ----------------------------------------------------------------------------
 
-    def primitive(self, t: Tree[Token]) -> nodes.Expr:
+    def primitive(self, t: Tree) -> nodes.Expr:
         kind, kids, span = t.data, t.children, _span(t)
         if kind == "rterm_pname":
             return nodes.ProtoAbbrev(_PROTO_NAMES[_first_token(kids[0]).type], span=span)
@@ -710,7 +870,7 @@ class _Builder:
             return self.field_value(t)
         raise AssertionError(f"unhandled parse tree {kind}")
 
-    def batadv(self, t: Tree[Token]) -> nodes.Encapsulation:
+    def batadv(self, t: Tree) -> nodes.Encapsulation:
         kids, span = t.children, _span(t)
         if len(kids) == 1:
             return nodes.Encapsulation("batadv", span=span)
@@ -731,12 +891,12 @@ class _Builder:
                                  _span(type_tok))
         return nodes.Encapsulation("batadv", version, packet_type, span=span)
 
-    def pfvar(self, t: Tree[Token]) -> nodes.PfField:
+    def pfvar(self, t: Tree) -> nodes.PfField:
         key, arg = _tok(t.children[0]), _tok(t.children[1])
         value: str | int = self._num(arg) if arg.type == "NUM" else str(arg)
         return nodes.PfField(_PF_FIELDS[key.type], value, span=_span(t))  # type: ignore
 
-    def wlan(self, t: Tree[Token]) -> nodes.Wlan:
+    def wlan(self, t: Tree) -> nodes.Wlan:
         kind, kids, span = t.data, t.children, _span(t)
         if kind == "wlan_dir":
             tok = _tok(_tree(kids[1]).children[0])
@@ -786,7 +946,7 @@ class _Builder:
             raise self._semantic(f"unknown 802.11 type name '{tok}'", _span(tok))
         return found
 
-    def llc(self, t: Tree[Token]) -> nodes.Llc:
+    def llc(self, t: Tree) -> nodes.Llc:
         if len(t.children) == 1:
             return nodes.Llc(span=_span(t))
         tok = _tok(t.children[1])
@@ -795,7 +955,7 @@ class _Builder:
             raise self._semantic(f"unknown LLC type name '{tok}'", _span(tok))
         return nodes.Llc(name, span=_span(t))
 
-    def field_value(self, t: Tree[Token]) -> nodes.Expr:
+    def field_value(self, t: Tree) -> nodes.Expr:
         """``vpi``/``vci``/MTP3 field followed by ``N``, ``relop N`` or ``(N or N ...)``."""
         word = str(_first_token(t.children[0]))
         value_t = _tree(t.children[1])
@@ -807,8 +967,7 @@ class _Builder:
                        negate=op_tok.type in _NEGATED, span=_span(t))
         if value_t.data == "field_eq":
             return cls(word, "=", self._num(_tok(value_t.children[0])), span=_span(t))
-        numbers: list[Token] = [c for c in value_t.children[1].scan_values(  # type: ignore
-            lambda v: isinstance(v, Token) and v.type == "NUM")]
+        numbers = [tok for tok in _tokens_in(value_t.children[1]) if tok.type == "NUM"]
         result: nodes.Expr = cls(word, "=", self._num(numbers[0]), span=_span(numbers[0]))
         for tok in numbers[1:]:
             right = cls(word, "=", self._num(tok), span=_span(tok))
@@ -817,13 +976,13 @@ class _Builder:
 
     # -- arithmetic ----------------------------------------------------------------------------
 
-    def arith(self, t: Tree[Token] | Token) -> nodes.Arith:
+    def arith(self, t: Tree | Token) -> nodes.Arith:
         t = _tree(t)
         kind, kids, span = t.data, t.children, _span(t)
         if kind in ("pnum", "pnum_paren"):
             return nodes.Const(self.pnum(t).value, span=span)
         if kind == "bin":
-            spine: list[Tree[Token]] = []  # left-nested chains (1 + 1 + ...) without recursion
+            spine: list[Tree] = []  # left-nested chains (1 + 1 + ...) without recursion
             while isinstance(t, Tree) and t.data == "bin":
                 spine.append(t)
                 t = t.children[0]
@@ -953,25 +1112,28 @@ def _explain(source: str, exc: UnexpectedInput) -> FilterSyntaxError:
     The checks go from the most specific diagnosis to the generic "unexpected X, expected Y";
     Y comes from the parser's exact set of acceptable tokens at the failure point.
     """
+    from lark.exceptions import UnexpectedCharacters, UnexpectedToken
+
     if isinstance(exc, UnexpectedCharacters):  # the scanner never leaves text unmatched
         return FilterSyntaxError("unexpected character", source, exc.pos_in_stream, 1)
     assert isinstance(exc, UnexpectedToken)
-    tok: Token = exc.token
+    culprit = exc.token
     try:
         accepts = set(exc.accepts) - {"LEX_ERROR"}
     except Exception:  # noqa: BLE001 - fall back to LALR's coarser set
         accepts = set(exc.expected)
-    at = len(source) if tok.type == "$END" or tok.start_pos is None else tok.start_pos
-    width = 1 if tok.type == "$END" else max(1, (tok.end_pos or at) - at)
+    at = len(source) if culprit.type == "$END" or culprit.start_pos is None else \
+        culprit.start_pos
+    width = 1 if culprit.type == "$END" else max(1, (culprit.end_pos or at) - at)
+    tok = Token(culprit.type, str(culprit), at, at + width)
     tokens = _all_tokens(source)
-    before = [t for t in tokens if t.start_pos is not None and t.start_pos < at]
+    before = [t for t in tokens if t.start_pos < at]
     prev = before[-1] if before else None
 
     def error(message: str, column: int = at, size: int = width) -> FilterSyntaxError:
         return FilterSyntaxError(message, source, column, size)
 
     def where(t: Token) -> tuple[int, int]:
-        assert t.start_pos is not None and t.end_pos is not None
         return t.start_pos, t.end_pos - t.start_pos
 
     ws = _wireshark(source, tokens, upto=len(before))
@@ -1078,7 +1240,6 @@ def _wireshark(source: str, tokens: list[Token], upto: int) -> FilterSyntaxError
         else:
             proto = field.split(".", 1)[0]
             suggestion = _WIRESHARK_PROTOS.get(proto, proto) or "len"
-        assert tok.start_pos is not None and tok.end_pos is not None
         return FilterSyntaxError(
             f"'{field}' is Wireshark display-filter syntax, not pcap-filter: "
             f"try '{suggestion}'", source, tok.start_pos, tok.end_pos - tok.start_pos)
