@@ -220,6 +220,17 @@ class RunWriter:
         view = self.view
         assert view is not None
         pos = self.position if at is None else at
+        if not self.kernel_copy or int((ends - begins).max(initial=0)) < KERNEL_COPY_MIN:
+            # Short runs only (the common case): slices made in bulk, IOV_MAX per call.
+            sizes = ends - begins
+            b, e = begins.tolist(), ends.tolist()
+            for first in range(0, len(b), IOV_MAX):
+                last = first + IOV_MAX
+                views = [view[x:y] for x, y in zip(b[first:last], e[first:last], strict=True)]
+                pos = self.vector(views, pos, int(sizes[first:last].sum()))
+            if at is None:
+                self.position = pos
+            return pos
         parts: list[memoryview] = []
         for begin, end in zip(begins.tolist(), ends.tolist(), strict=True):
             if end - begin >= KERNEL_COPY_MIN and self.kernel_copy:
@@ -236,13 +247,17 @@ class RunWriter:
             self.position = pos
         return pos
 
-    def vector(self, parts: list[memoryview], pos: int) -> int:
-        """Writes ``parts`` at ``pos`` (or at the stream's position); the offset after them."""
+    def vector(self, parts: list[memoryview], pos: int, total: int | None = None) -> int:
+        """Writes ``parts`` (``total`` bytes, when the caller knows) at ``pos`` (or at the
+        stream's position); the offset after them."""
         fd, positional = self.fd, self.positional
+        if total is None:
+            total = sum(len(p) for p in parts)
         while parts:
             done = os.pwritev(fd, parts, pos) if positional else os.writev(fd, parts)
             pos += done
-            if done == sum(len(p) for p in parts):
+            total -= done
+            if not total:
                 return pos
             # A short write (a pipe, a signal): drop what went out, go on with the rest.
             first = 0
@@ -312,6 +327,20 @@ class CopySink:
 def _batched(items: list[int], size: int) -> Iterator[list[int]]:
     for first in range(0, len(items), size):
         yield items[first:first + size]
+
+
+def sorted_runs(begins: I64Array, ends: I64Array) -> tuple[I64Array, I64Array]:
+    """The byte ranges of records ``[begins[i], ends[i])``, given in any order, merged where
+    one ends exactly where the next begins, in file order."""
+    import numpy as np
+
+    if not len(begins):
+        return begins, ends
+    order = np.argsort(begins, kind="stable")
+    begins, ends = begins[order], ends[order]
+    first = np.flatnonzero(np.concatenate(([True], begins[1:] != ends[:-1])))
+    last = np.append(first[1:] - 1, len(begins) - 1)
+    return begins[first], ends[last]
 
 
 def runs_of(chunk: Chunk, mask: BoolArray) -> tuple[I64Array, I64Array]:
@@ -896,17 +925,27 @@ class _Worker:
         index: int = _TOKEN.unpack(token)[0]
         return index
 
-    def index(self, index: int) -> Indexed:
-        """The records of segment ``index``, from a guessed first boundary (-1: none found)."""
+    def index(self, index: int, exact: bool = False) -> Indexed:
+        """The records of segment ``index``, from a guessed first boundary (-1: none found);
+        unless ``exact``, only that boundary when the segment can be walked ``index_rows``'s
+        way (no offsets: the caller walks it)."""
         import numpy as np
 
         begin, stop = self.pair.bounds(index)
+        # The two processes take segments in turn: have the kernel read the ones after the
+        # next two while these are indexed (a no-op for a file already in the page cache).
+        ahead, _ = self.pair.bounds(index + 2)
+        self.scan.prefetch(ahead, 2 * self.pair.step)
         start = 24
         if index:
             start = int(self.scan.guess(np.array([begin], dtype=np.int64), 1 << 40,
                                         SEGMENT_GUESS)[0])
         if start < 0:
             return Indexed(index, -1, np.zeros(0, dtype=np.int64), -1)
+        from .vector import ROW
+
+        if not exact and stop <= len(self.pair.m.buf) - ROW:
+            return Indexed(index, start, np.zeros(0, dtype=np.int64), -1)
         offsets, after = self.scan.index(start, stop)
         return Indexed(index, start, offsets, after)
 
@@ -949,8 +988,35 @@ class _Worker:
     def work(self, index: int, stages: Stages) -> Segment:
         since = time.perf_counter()
         found = self.index(index)
+        if found.start >= 0 and not len(found.offsets):
+            chunk = self.scan.index_rows(found.start, self.pair.bounds(index)[1])
+            if chunk is not None:
+                stages.add("index", since)
+                return self.walked(index, found.start, chunk, stages)
+            found = self.index(index, exact=True)
         stages.add("index", since)
         return self.segment(found, stages)
+
+    def walked(self, index: int, start: int, chunk: Chunk, stages: Stages) -> Segment:
+        """Filters a segment that ``PcapScan.index_rows`` walked (records in walk order): the
+        runs of matches come from the matches sorted by offset."""
+        import numpy as np
+
+        since = time.perf_counter()
+        mask = _verdicts_of(self.program, chunk)
+        matched = int(np.count_nonzero(mask))
+        empty = np.zeros(0, dtype=np.int64)
+        begins = ends = empty
+        redo = False
+        if self.pair.writer is not None and matched:
+            if chunk.clipped and bool(np.any(mask & (chunk.rawcap != chunk.caplen))):
+                redo = True
+            else:
+                begins, ends = sorted_runs(chunk.offset[mask],
+                                           chunk.offset[mask] + 16 + chunk.rawcap[mask])
+        stages.add("filter", since)
+        return Segment(index, start, chunk.end, -1, len(chunk), matched, redo,
+                       int((ends - begins).sum()), begins, ends)
 
     def child(self, prog_r: int, res_w: int, ord_r: int) -> None:
         """The child's life: index segments while the parent compiles, then filter them and
@@ -976,7 +1042,7 @@ class _Worker:
                 break
             if waiting:
                 since = time.perf_counter()
-                found = self.index(index)
+                found = self.index(index, exact=True)
                 backlog.append(found)
                 # Its pages come back when it is filtered; meanwhile they would only add up.
                 self.pair.m.forget(found.start, found.after)

@@ -854,6 +854,66 @@ class PcapScan:
         # int16 ids: numpy sorts them with a radix sort (a stable sort by chain, in O(n)).
         return (np.concatenate(ids).astype(np.int16), np.concatenate(seen), pos, tails)
 
+    def index_rows(self, start: int, stop: int) -> Chunk | None:
+        """The records from ``start`` (a known boundary) up to the first at or past ``stop``,
+        as one chunk in *walk order*, not file order: the lockstep walk (see ``index``) gathers
+        each record's head row as it steps onto it, so a record's header is fetched from
+        memory once, not once to walk and again to filter. None when the fast way cannot
+        vouch for the result (a wrong guess, damage, the end of the file within reach, too
+        short a range): the caller then takes ``index``, which sorts all of that out."""
+        span = stop - start
+        chains = min(span // CHAIN_BYTES, MAX_CHAINS)
+        if chains < MIN_CHAINS or stop > self.size - ROW:
+            return None
+        spacing = span // chains
+        guesses = self.guess(start + spacing * np.arange(1, chains, dtype=np.int64), spacing)
+        starts = np.concatenate([np.array([start], dtype=np.int64), guesses[guesses >= 0]])
+        limit = np.append(starts[1:], np.int64(stop))
+        rows_of, fields = self._rows, self._fields
+        chain = np.arange(len(starts))
+        here = starts
+        landing = np.empty(len(starts), dtype=np.int64)
+        seen: list[I64Array] = []
+        heads: list[npt.NDArray[np.void]] = []
+        while len(chain) >= MIN_ACTIVE:
+            head = rows_of[here]
+            seen.append(here)
+            heads.append(head)
+            here = head.view(fields)["caplen"] + here
+            here += 16
+            going = here < limit
+            if not going.all():
+                landing[chain] = here
+                chain, here, limit = chain[going], here[going], limit[going]
+        for i, at, bound in zip(chain.tolist(), here.tolist(), limit.tolist(), strict=True):
+            marks, landing[i] = self.walk(at, bound)
+            if marks:
+                tail = np.array(marks, dtype=np.int64)
+                seen.append(tail)
+                heads.append(rows_of[tail])
+        if not np.array_equal(landing[:-1], starts[1:]) or not seen:
+            return None
+        offsets = np.concatenate(seen)
+        rows = np.concatenate(heads).view(np.uint8).reshape(len(offsets), ROW)
+        chunk = self._chunk_of(offsets, rows, int(landing[-1]))
+        if chunk is None or bool(np.any(chunk.offset + 16 + chunk.rawcap > self.size)):
+            return None
+        return chunk
+
+    def _chunk_of(self, offsets: I64Array, rows: U8Array, after: int) -> Chunk | None:
+        """A chunk of records whose head rows are gathered; None if one is damaged (a caplen
+        beyond the link type's maximum)."""
+        fields = rows.reshape(-1).view(self._fields)
+        rawcap = fields["caplen"].astype(np.int64)
+        if int(rawcap.max(initial=0)) > self.limit:
+            return None
+        caplen = rawcap
+        clipped = int(rawcap.max(initial=0)) > self.snapshot
+        if clipped:
+            caplen = np.minimum(rawcap, self.snapshot)
+        return Chunk(self.buf, offsets, rawcap, caplen, fields["len"].astype(np.int64), rows,
+                     clipped, after, self.units, self.linktype, self.byteorder)
+
     def guess(self, nominal: I64Array, spacing: int, window: int = GUESS_WINDOW) -> I64Array:
         """For each of the equally spaced offsets ``nominal``, the first offset in the
         ``window`` bytes after it from which a few record headers in a row look sane

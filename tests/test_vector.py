@@ -270,3 +270,65 @@ def test_head_matrix_near_the_end_of_the_file(tmp_path: Path) -> None:
     got = vector.run(program, chunk.batch()).tolist()
     want = [vm.run(program, chunk.packet(i).data) for i in range(len(chunk))]
     assert got == want
+
+
+def _walked_equals_truth(chunk: vector.Chunk, truth: vector.I64Array, begin: int,
+                         scan: vector.PcapScan) -> None:
+    """A walk-order chunk holds exactly the records from ``begin`` on, each with its own head
+    row and lengths, and ends where the last one ends."""
+    order = np.argsort(chunk.offset)
+    first = int(np.searchsorted(truth, begin))
+    want = truth[first:first + len(chunk)]
+    assert np.array_equal(chunk.offset[order], want)
+    exact = list(scan.split(want, int(want[0]), chunk.end, chunk.end))
+    rows = np.concatenate([c.rows for c in exact])
+    assert np.array_equal(chunk.rows[order], rows)
+    assert np.array_equal(chunk.rawcap[order], np.concatenate([c.rawcap for c in exact]))
+    assert np.array_equal(chunk.wirelen[order], np.concatenate([c.wirelen for c in exact]))
+    last = int(want[-1])
+    assert chunk.end == last + 16 + int(chunk.rawcap[order][-1])
+
+
+@pytest.mark.parametrize(("kind", "count", "fakes"), CAPTURES)
+def test_index_rows_walks_every_record_once(tmp_path: Path, kind: str, count: int,
+                                            fakes: bool) -> None:
+    """``index_rows`` (the two-process path's walk, in walk order) finds the same records as
+    build_index, or declines (None) — it never returns a wrong set. On ordinary files it
+    must not decline."""
+    path = _capture(tmp_path / "t.pcap", _sizes(kind, count), fake_headers=fakes)
+    truth = build_index(path).offset
+    scan, buf = _scan(path)
+    stop = len(buf) - vector.ROW - 1
+    chunk = scan.index_rows(24, stop)
+    if not fakes and kind != "jumbo":
+        assert chunk is not None
+    if chunk is not None:
+        _walked_equals_truth(chunk, truth, 24, scan)
+        assert chunk.end >= stop
+    middle = int(truth[len(truth) // 3])
+    part = scan.index_rows(middle, middle + 2_000_000)
+    if part is not None:
+        _walked_equals_truth(part, truth, middle, scan)
+
+
+def test_index_rows_declines_damage_and_the_end_of_the_file(tmp_path: Path) -> None:
+    path = _capture(tmp_path / "t.pcap", _sizes("ethernet", 20_000))
+    scan, buf = _scan(path)
+    assert scan.index_rows(24, len(buf)) is None  # rows there would run past the end
+    assert scan.index_rows(24, 24 + 4096) is None  # too short to pay
+    for how in ("huge-caplen", "caplen-past-end"):
+        damaged = _damage(_capture(tmp_path / f"{how}.pcap", _sizes("ethernet", 20_000)), how)
+        scan, buf = _scan(damaged)
+        assert scan.index_rows(24, len(buf) - vector.ROW - 1) is None
+
+
+def test_sorted_runs_merges_adjacent_records() -> None:
+    from bpfc.offline import sorted_runs
+
+    begins = np.array([300, 100, 200, 500, 0], dtype=np.int64)
+    ends = np.array([400, 200, 300, 600, 50], dtype=np.int64)
+    b, e = sorted_runs(begins, ends)
+    assert b.tolist() == [0, 100, 500]
+    assert e.tolist() == [50, 400, 600]
+    empty = np.zeros(0, dtype=np.int64)
+    assert [x.tolist() for x in sorted_runs(empty, empty)] == [[], []]
