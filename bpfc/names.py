@@ -23,11 +23,9 @@ use libpcap's wording, with a "did you mean" when a close name exists.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import ipaddress
 import re
-import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +62,8 @@ LLC_SAPS: dict[str, int] = {"iso": 0xFE, "stp": 0x42, "ipx": 0xE0, "netbeui": 0x
 
 
 def _did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    import difflib  # error path only: a cold start should not pay for it
+
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.75)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
@@ -266,6 +266,8 @@ def port_range(text: str, proto: Transport | None = None) -> ServiceRange:
 def host_addresses(name: str) -> list[IPAddress]:
     """Every address ``name`` resolves to, IPv4 and IPv6, in getaddrinfo's order
     (libpcap's pcap_nametoaddrinfo: one entry per address, as for a TCP socket)."""
+    import socket  # only host names need it; a cold start without one should not pay ~2 ms
+
     try:
         infos = socket.getaddrinfo(name, None, socket.AF_UNSPEC, socket.SOCK_STREAM,
                                    socket.IPPROTO_TCP)

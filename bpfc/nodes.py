@@ -271,6 +271,8 @@ RelOp: TypeAlias = Literal[">", ">=", "=", "<=", "<", "!="]
 
 @dataclass(frozen=True, slots=True)
 class Const:
+    """A number in arithmetic (``80``, ``0x1f``, a named constant such as ``tcpflags``)."""
+
     value: int
     span: Span = _span()
 
@@ -295,6 +297,8 @@ class Accessor:
 
 @dataclass(frozen=True, slots=True)
 class BinOp:
+    """``left op right``, unsigned 32-bit as in the BPF machine."""
+
     op: ArithOp
     left: Arith
     right: Arith
@@ -303,6 +307,8 @@ class BinOp:
 
 @dataclass(frozen=True, slots=True)
 class Negate:
+    """``-operand``, modulo 2**32."""
+
     operand: Arith
     span: Span = _span()
 
@@ -326,6 +332,8 @@ class Relation:
 
 @dataclass(frozen=True, slots=True)
 class And:
+    """``left and right``."""
+
     left: Expr
     right: Expr
     span: Span = _span()
@@ -333,6 +341,8 @@ class And:
 
 @dataclass(frozen=True, slots=True)
 class Or:
+    """``left or right``."""
+
     left: Expr
     right: Expr
     span: Span = _span()
@@ -340,6 +350,8 @@ class Or:
 
 @dataclass(frozen=True, slots=True)
 class Not:
+    """``not operand``."""
+
     operand: Expr
     span: Span = _span()
 

@@ -406,11 +406,16 @@ def _lark_version() -> str | None:
         if spec is None or not spec.origin:
             return None
         with open(spec.origin, encoding="utf-8") as f:
-            found = re.search(r"""^__version__\s*(?::\s*str\s*)?=\s*["']([^"']+)["']""",
-                              f.read(), re.MULTILINE)
+            lines = f.read().splitlines()
     except (ImportError, ValueError, OSError):
         return None
-    return found[1] if found else None
+    for line in lines:  # `__version__: str = "1.3.1"`
+        name, equals, value = line.partition("=")
+        if name.split(":")[0].strip() == "__version__" and equals:
+            value = value.strip()
+            if len(value) > 2 and value[0] == value[-1] and value[0] in "'\"":
+                return value[1:-1]
+    return None
 
 
 def _cache_name(grammar: str, lark_version: str) -> str:
@@ -1007,8 +1012,9 @@ class _Builder:
 # =============================================================================================
 # Friendly syntax errors.
 
-_WIRESHARK_FIELD_RE: Final = re.compile(
-    r"(eth|ip|ipv6|tcp|udp|sctp|icmp|icmpv6|arp|frame|vlan|dns|http|tls|wlan)\.[A-Za-z_.]+")
+_WIRESHARK_FIELD: Final = \
+    r"(eth|ip|ipv6|tcp|udp|sctp|icmp|icmpv6|arp|frame|vlan|dns|http|tls|wlan)\.[A-Za-z_.]+"
+"""A Wireshark field name; compiled (``re``'s cache) only on the error path."""
 _WIRESHARK_HINTS: Final = {
     "tcp.port": "tcp port {}", "udp.port": "udp port {}", "sctp.port": "sctp port {}",
     "tcp.srcport": "tcp src port {}", "tcp.dstport": "tcp dst port {}",
@@ -1227,7 +1233,7 @@ def _wireshark(source: str, tokens: list[Token], upto: int) -> FilterSyntaxError
     """Recognise Wireshark display-filter fields (``tcp.port == 80``) at or before the failure
     and translate the comparison when it is a common one."""
     for i, tok in enumerate(tokens[:upto + 1]):
-        if tok.type != "ID" or not _WIRESHARK_FIELD_RE.fullmatch(str(tok)):
+        if tok.type != "ID" or not re.fullmatch(_WIRESHARK_FIELD, str(tok)):
             continue
         field = str(tok)
         rest = tokens[i + 1:i + 3]
