@@ -708,6 +708,7 @@ class PcapScan:
         # the second view.
         self._word = np.ndarray((max(size - 3, 0),), dtype=u4, buffer=buf, strides=(1,))
         self._bytes = np.frombuffer(buf, dtype=np.uint8)
+        self._heads: npt.NDArray[np.void] | None = None
         self.first_sec = int(self._word[24]) if size >= 28 else 0
         self._caplen_at = np.ndarray((max(size - 11, 0),), dtype=u4, buffer=buf,
                                      offset=8 if size >= 12 else 0, strides=(1,))
@@ -860,7 +861,8 @@ class PcapScan:
         each record's head row as it steps onto it, so a record's header is fetched from
         memory once, not once to walk and again to filter. None when the fast way cannot
         vouch for the result (a wrong guess, damage, the end of the file within reach, too
-        short a range): the caller then takes ``index``, which sorts all of that out."""
+        short a range): the caller then takes ``index``, which sorts all of that out. The
+        chunk's rows live in a buffer the next call reuses: filter it before walking on."""
         span = stop - start
         chains = min(span // CHAIN_BYTES, MAX_CHAINS)
         if chains < MIN_CHAINS or stop > self.size - ROW:
@@ -874,11 +876,17 @@ class PcapScan:
         here = starts
         landing = np.empty(len(starts), dtype=np.int64)
         seen: list[I64Array] = []
-        heads: list[npt.NDArray[np.void]] = []
+        # Rows go straight into one buffer kept from call to call: a fresh array per step
+        # (and their concatenation) would cost more in page faults than the gathers do.
+        heads = self._heads_for(span // 256 + len(starts))
+        filled = 0
         while len(chain) >= MIN_ACTIVE:
-            head = rows_of[here]
+            if filled + len(here) > len(heads):
+                heads = self._heads_for(2 * (filled + len(here)), filled)
+            head = heads[filled:filled + len(here)]
+            head[...] = rows_of[here]
+            filled += len(here)
             seen.append(here)
-            heads.append(head)
             here = head.view(fields)["caplen"] + here
             here += 16
             going = here < limit
@@ -889,16 +897,31 @@ class PcapScan:
             marks, landing[i] = self.walk(at, bound)
             if marks:
                 tail = np.array(marks, dtype=np.int64)
+                if filled + len(tail) > len(heads):
+                    heads = self._heads_for(2 * (filled + len(tail)), filled)
+                heads[filled:filled + len(tail)] = rows_of[tail]
+                filled += len(tail)
                 seen.append(tail)
-                heads.append(rows_of[tail])
         if not np.array_equal(landing[:-1], starts[1:]) or not seen:
             return None
         offsets = np.concatenate(seen)
-        rows = np.concatenate(heads).view(np.uint8).reshape(len(offsets), ROW)
+        rows = heads[:filled].view(np.uint8).reshape(filled, ROW)
         chunk = self._chunk_of(offsets, rows, int(landing[-1]))
         if chunk is None or bool(np.any(chunk.offset + 16 + chunk.rawcap > self.size)):
             return None
         return chunk
+
+    def _heads_for(self, size: int, keep: int = 0) -> npt.NDArray[np.void]:
+        """The row buffer of ``index_rows``, at least ``size`` rows, its first ``keep`` rows
+        carried over when it has to grow."""
+        old = self._heads
+        if old is not None and len(old) >= size:
+            return old
+        new = np.empty(size, dtype=self._rows.dtype)
+        if old is not None and keep:
+            new[:keep] = old[:keep]
+        self._heads = new
+        return new
 
     def _chunk_of(self, offsets: I64Array, rows: U8Array, after: int) -> Chunk | None:
         """A chunk of records whose head rows are gathered; None if one is damaged (a caplen
