@@ -43,6 +43,7 @@ from bpfc.errors import FilterSemanticError, FilterSyntaxError
 from bpfc.lalr import Token, Tree
 
 if TYPE_CHECKING:
+    import lark
     from lark.exceptions import UnexpectedInput
 
 __all__ = ["KEYWORDS", "NAMED_CONSTANTS", "parse", "unparse"]
@@ -385,7 +386,7 @@ def _private(directory: str) -> bool:
     return st.st_uid == os.getuid() and not st.st_mode & 0o022
 
 
-def _build(grammar: str) -> Any:
+def _build(grammar: str) -> lark.Lark:
     import lark
 
     return lark.Lark(grammar, parser="lalr", lexer=_flex_lexer(), propagate_positions=True,
