@@ -7,7 +7,6 @@ it to a socket or run it without further checks.
 
 from __future__ import annotations
 
-import ctypes
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -20,20 +19,9 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
+    from .kernel import SockFprog
+
 DumpFormat = Literal["d", "dd", "ddd", "asm"]
-
-
-class SockFilter(ctypes.Structure):
-    """``struct sock_filter`` (linux/filter.h)."""
-
-    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
-                ("k", ctypes.c_uint32)]
-
-
-class SockFprog(ctypes.Structure):
-    """``struct sock_fprog``: length and pointer, what ``SO_ATTACH_FILTER`` takes."""
-
-    _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(SockFilter))]
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +101,10 @@ class Program:
 
     def sock_fprog(self) -> SockFprog:
         """A ``struct sock_fprog`` for ``setsockopt``; keeps its instruction array alive."""
+        import ctypes
+
+        from .kernel import SockFilter, SockFprog
+
         array = (SockFilter * len(self.insns))(*(SockFilter(*i) for i in self.insns))
         fprog = SockFprog(len(self.insns), ctypes.cast(array, ctypes.POINTER(SockFilter)))
         fprog._array = array  # keeps the pointer's target alive as long as the struct

@@ -22,7 +22,7 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.inet6 import IPv6
 
 import bpfc
-from bpfc import isa, sockfilter
+from bpfc import isa, kernel, sockfilter
 from bpfc.errors import AttachError
 from bpfc.isa import Insn
 from tests import livekit, netns
@@ -220,6 +220,28 @@ def test_unix_socket_sees_the_message() -> None:
             except BlockingIOError:
                 break
     assert program == bpfc.compile(text)
+    assert sorted(got) == sorted(f for f in frames if program.match(f))
+    assert 0 < len(got) < len(frames)
+
+
+def test_sock_fprog_is_what_setsockopt_takes() -> None:
+    """``Program.sock_fprog()`` for callers who attach themselves: the kernel runs it."""
+    frames = livekit.frames(b"\x02" * 6, b"\x04" * 6)
+    program = bpfc.compile("udp port 53 or vlan 7")
+    fprog = program.sock_fprog()
+    assert fprog.len == len(program.insns)
+    assert [(f.code, f.jt, f.jf, f.k) for f in fprog.filter[:fprog.len]] == list(program.insns)
+    rx, tx = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    with rx, tx:
+        rx.setsockopt(socket.SOL_SOCKET, kernel.SO_ATTACH_FILTER, bytes(fprog))
+        for frame in frames:
+            tx.send(frame)
+        got = []
+        while True:
+            try:
+                got.append(rx.recv(4096, socket.MSG_DONTWAIT))
+            except BlockingIOError:
+                break
     assert sorted(got) == sorted(f for f in frames if program.match(f))
     assert 0 < len(got) < len(frames)
 
