@@ -23,10 +23,16 @@ The walk is bounded: after ``MAX_HEADERS`` extension headers, the primitive is f
 header ``MAX_HEADERS`` itself is protocol N. libpcap has no bound (it stops when a load leaves
 the packet, and loops forever on an AH that points back at itself); real chains are shorter
 than the bound (RFC 8200's recommended order has six extension headers before the upper layer).
+
+Size: a step is 14 instructions for IPv6 and 8 for IPv4 (libpcap's loop body is about 28). Two
+shapes make it so (``_step``, ``_dispatch``): one multiplicative-hash test (``mul``; ``jset``)
+picks out the five headers IPv6 skips where one ``jeq`` each would take five, and the two ways
+of skipping share everything but their scaling of the length byte.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from .. import cfg, names, nodes
@@ -84,16 +90,15 @@ def chain(ctx: Context, number: int, family: str) -> Pred:
         first = cfg.load(cfg.add(nl, 6), 1)
         offset = Const(40)
         skippable = IPV6_OPTION_HEADERS
-    proto_var = ctx.builder.new_var()
-    offset_var = ctx.builder.new_var()
-    next_var = ctx.builder.new_var()
-    names = _Walk(proto_var, offset_var, next_var)
+    # One set of variables for every walk in the filter: each walk sets them before reading
+    # them, so ``protochain 6`` (both families) or several protochains need only one slot.
+    walk = _Walk(*(ctx.builder.shared_var(f"protochain {name}") for name in _Walk.__slots__))
 
     def make(b: cfg.Builder, if_true: cfg.Node, if_false: cfg.Node) -> cfg.Node:
         node: cfg.Node | None = None  # the step after the current one, built last-first
         for step in range(MAX_HEADERS, -1, -1):
-            proto, off = (first, offset) if step == 0 else (proto_var, offset_var)
-            node = _step(b, nl, number, proto, off, skippable, node, if_true, if_false, names)
+            proto, off = (first, offset) if step == 0 else (walk.proto, walk.offset)
+            node = _step(b, nl, number, proto, off, skippable, node, if_true, if_false, walk)
         assert node is not None
         return node
 
@@ -103,10 +108,11 @@ def chain(ctx: Context, number: int, family: str) -> Pred:
 @dataclass(frozen=True, slots=True)
 class _Walk:
     """The walk's variables: the current header's protocol (libpcap's A) and offset from the
-    network header (libpcap's X), and the next offset while the next protocol is read."""
+    network header (libpcap's X), and two temporaries for the next offset (see ``_step``)."""
 
     proto: cfg.Var
     offset: cfg.Var
+    scaled: cfg.Var
     next: cfg.Var
 
 
@@ -115,30 +121,94 @@ def _step(b: cfg.Builder, nl: Value, number: int, proto: Value, off: Value,
           if_false: cfg.Node, walk: _Walk) -> cfg.Node:
     """One header of the chain: match, skip it into ``after``, or give up.
 
-    Skipping computes the next header's offset first (into ``walk.next``), then reads the next
-    protocol at the current offset and moves the offset: that tail is the same for AH and the
-    IPv6 option headers, so it is one shared subgraph, and the emitter keeps the protocol in A
-    and the offset in X across it.
+    The two ways to skip differ only in a little arithmetic, so each path computes just its
+    part and the rest is one shared tail. An option header is ``8 * (len + 1)`` long, so the
+    next offset is ``8 * len + off + 8``; an AH's next offset is ``4 * (len + 2)``, that is
+    ``4 * len + 8``. The option path computes ``8 * len + off`` and the AH path ``4 * len``
+    into ``walk.scaled``; the tail adds the 8 (into ``walk.next``), reads the next protocol at
+    the current offset, and only then moves the offset. In that order the emitter keeps the
+    protocol in A and the offset in X across the tail, with one scratch slot for the new offset
+    while the protocol is loaded through the old one (``st``; ``ldb [x + 14]``; ``ldx``), and
+    both ``scaled`` values stay in A (never stored).
+
+    Both length bytes are loaded on every path that skips a header, as in libpcap's loop, so a
+    chain cut short inside a header is rejected on the same packets.
 
     (libpcap also tests for IPPROTO_NONE, 59, before the others; that test cannot change the
     outcome, since 59 is neither N nor a header it skips, so it is left out.)
     """
     otherwise = if_false
     if after is not None:
-        moved = b.assign(walk.proto.id, _byte(nl, off, 0),
-                         b.assign(walk.offset.id, walk.next, after))
-
-        def advance(new_offset: Value) -> cfg.Node:
-            return b.assign(walk.next.id, new_offset, moved)
-
-        ah_length = cfg.Alu("*", cfg.add(_byte(nl, off, 1), 2), Const(4))
-        otherwise = b.branch(_is(proto, IPPROTO_AH), advance(ah_length), if_false)
-        if skippable:
-            option_length = cfg.Alu("*", cfg.add(_byte(nl, off, 1), 1), Const(8))
-            skip = advance(cfg.add(option_length, off))
-            for header in reversed(skippable):
-                otherwise = b.branch(_is(proto, header), skip, otherwise)
+        tail = b.assign(walk.next.id, cfg.add(walk.scaled, 8),
+                        b.assign(walk.proto.id, _byte(nl, off, 0),
+                                 b.assign(walk.offset.id, walk.next, after)))
+        length = _byte(nl, off, 1)
+        ah = b.assign(walk.scaled.id, cfg.Alu("*", length, Const(4)), tail)
+        option = b.assign(walk.scaled.id, cfg.add(cfg.Alu("*", length, Const(8)), off), tail)
+        options = tuple(h for h in skippable if h != number)
+        otherwise = _dispatch(b, proto, options, option, IPPROTO_AH != number, ah, if_false,
+                              frozenset({number}))
     return b.branch(_is(proto, number), if_true, otherwise)
+
+
+def _dispatch(b: cfg.Builder, proto: Value, options: tuple[int, ...], option: cfg.Node,
+              skips_ah: bool, ah: cfg.Node, otherwise: cfg.Node,
+              dont_care: frozenset[int]) -> cfg.Node:
+    """Send ``proto`` to ``option`` when it is one of ``options``, to ``ah`` when it is AH (if
+    ``skips_ah``), else to ``otherwise``; values in ``dont_care`` never get here.
+
+    One ``jeq`` per header is five jumps for IPv6. A multiplicative hash does it in three: for
+    the multiplier and mask of ``_hash``, ``proto * c & m`` is zero exactly for the headers it
+    skips (``mul``; ``jset``), and one ``jeq`` on the product tells AH from the others. The
+    protocol is not needed after the dispatch (each skip path loads what it needs), so
+    overwriting it in A costs nothing.
+    """
+    members = options + ((IPPROTO_AH,) if skips_ah else ())
+    jumps = len(members)
+    distinct = IPPROTO_AH if skips_ah and options else None
+    # Without don't-cares first: then every ``protochain N`` with N outside the set shares one
+    # (cached) search.
+    hashed = (_hash(frozenset(members), frozenset(), distinct)
+              or _hash(frozenset(members), dont_care, distinct))
+    if hashed is not None and 2 + (skips_ah and bool(options)) < jumps:
+        multiplier, mask = hashed
+        product = cfg.Alu("*", proto, Const(multiplier))
+        inside = option if not skips_ah else ah if not options else b.branch(
+            _is(product, IPPROTO_AH * multiplier), ah, option)
+        return b.branch(cfg.Test(product, "&", Const(mask)), otherwise, inside)
+    node = b.branch(_is(proto, IPPROTO_AH), ah, otherwise) if skips_ah else otherwise
+    for header in reversed(options):
+        node = b.branch(_is(proto, header), option, node)
+    return node
+
+
+#: How far ``_hash`` looks for a multiplier: every set ``_dispatch`` asks for has one below
+#: 14000 (IPv6's five skipped headers with AH told apart: 13503), found in a few milliseconds.
+HASH_SEARCH = 1 << 15
+
+
+@functools.cache
+def _hash(members: frozenset[int], dont_care: frozenset[int],
+          distinct: int | None) -> tuple[int, int] | None:
+    """A multiplier ``c`` and a mask ``m`` such that, for every byte ``x`` not in
+    ``dont_care``, ``(x * c) & m`` (32-bit) is zero exactly when ``x`` is in ``members``; and
+    ``distinct * c`` differs from every other member's product. None if there is none small.
+
+    ``m`` is everything the members' products leave clear, so the members pass by construction
+    and the search only checks that every other byte sets one of those bits.
+    """
+    others = [x for x in range(256) if x not in members and x not in dont_care]
+    for c in range(1, HASH_SEARCH):
+        products = {x: x * c & 0xFFFFFFFF for x in members}
+        used = 0
+        for p in products.values():
+            used |= p
+        mask = ~used & 0xFFFFFFFF
+        if distinct is not None and list(products.values()).count(products[distinct]) > 1:
+            continue
+        if all(x * c & mask for x in others):
+            return c, mask
+    return None
 
 
 def _is(value: Value, k: int) -> cfg.Test:
