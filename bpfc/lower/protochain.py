@@ -27,7 +27,8 @@ than the bound (RFC 8200's recommended order has six extension headers before th
 Size: a step is 14 instructions for IPv6 and 8 for IPv4 (libpcap's loop body is about 28). Two
 shapes make it so (``_step``, ``_dispatch``): one multiplicative-hash test (``mul``; ``jset``)
 picks out the five headers IPv6 skips where one ``jeq`` each would take five, and the two ways
-of skipping share everything but their scaling of the length byte.
+of skipping share everything but their scaling of the length byte. Unqualified ``protochain``
+is one walk that both families enter (``either``), not two.
 """
 
 from __future__ import annotations
@@ -73,8 +74,15 @@ def lower_protochain(ctx: Context, m: nodes.Match) -> Pred:
             ctx.error("'protochain' modifier applied to ip host", m.id)
         case _:
             ctx.error("a protocol number or name is needed after 'protochain'", m.id)
-    families = ("ip", "ip6") if proto is None else (proto,)
-    return cfg.any_of(*(chain(ctx, number, family) for family in families))
+    if proto is None:
+        return either(ctx, number)
+    return chain(ctx, number, proto)
+
+
+def _variables(ctx: Context) -> _Walk:
+    """One set of variables for every walk in the filter: each walk sets them before reading
+    them, so several protochains need only one scratch slot."""
+    return _Walk(*(ctx.builder.shared_var(f"protochain {name}") for name in _Walk.__slots__))
 
 
 def chain(ctx: Context, number: int, family: str) -> Pred:
@@ -90,9 +98,7 @@ def chain(ctx: Context, number: int, family: str) -> Pred:
         first = cfg.load(cfg.add(nl, 6), 1)
         offset = Const(40)
         skippable = IPV6_OPTION_HEADERS
-    # One set of variables for every walk in the filter: each walk sets them before reading
-    # them, so ``protochain 6`` (both families) or several protochains need only one slot.
-    walk = _Walk(*(ctx.builder.shared_var(f"protochain {name}") for name in _Walk.__slots__))
+    walk = _variables(ctx)
 
     def make(b: cfg.Builder, if_true: cfg.Node, if_false: cfg.Node) -> cfg.Node:
         node: cfg.Node | None = None  # the step after the current one, built last-first
@@ -103,6 +109,73 @@ def chain(ctx: Context, number: int, family: str) -> Pred:
         return node
 
     return cfg.all_of(guard, cfg.Graph(make, label=f"{family} protochain {number}"))
+
+
+def either(ctx: Context, number: int) -> Pred:
+    """Unqualified ``protochain N``: libpcap's ``ip protochain N or ip6 protochain N``, as one
+    walk that both families enter.
+
+    The two walks differ only in what an option header means (IPv6 skips it, IPv4 gives up), so
+    a step asks "IPv6?" on its option path only: two instructions a step where a second walk
+    costs eight. Only IPv4 and IPv6 packets enter the walk, so the question is the link
+    layer's IPv6 test again, or its IPv4 test negated, where that is one load and one jump
+    (Ethernet's ``ldh [12]``; ``jeq #0x86dd``; LOOP's ``ld [0]``; ``jeq #2``). Otherwise it is a
+    variable, ``ld M[n]`` and a jump: the value the IPv4 test computes, stored before it (RAW's
+    ``[0] & 0xf0``), or else 4 or 6, set by each entry. An IPv4 walk that does not match goes
+    straight to false, where libpcap goes on to test the link layer for IPv6: the two tests read
+    the same link-layer field for different values, so no packet passes both.
+    """
+    guards = {family: link.network_protocol(ctx, ETHERTYPE_IP if family == "ip"
+                                            else ETHERTYPE_IPV6) for family in ("ip", "ip6")}
+    if cfg.FALSE in guards.values():  # a link type with one family (DLT_IPV4, DLT_IPV6)
+        return cfg.any_of(chain(ctx, number, "ip"), chain(ctx, number, "ip6"))
+    nl = ctx.network_offset()
+    walk = _variables(ctx)
+    ip4, ip6 = guards["ip"], guards["ip6"]
+    family: cfg.Var | None = None
+    field: Value | None = None  # what ``family`` holds: the link layer's field, or 4 or 6
+    ipv6: Pred
+    if _packet_test(ip6):
+        ipv6 = ip6
+    elif _packet_test(ip4):
+        ipv6 = cfg.Not(ip4)  # only IPv4 and IPv6 enter the walk
+    elif isinstance(ip4, cfg.Test) and isinstance(ip4.operand, Const):
+        family = ctx.builder.shared_var("protochain family")
+        field = ip4.value  # RAW's ``[0] & 0xf0``, stored as the IPv4 test computes it
+        ipv6 = cfg.Not(cfg.Test(family, ip4.op, ip4.operand))
+    else:
+        family = ctx.builder.shared_var("protochain family")
+        ipv6 = cfg.Test(family, "==", Const(6))
+
+    def make(b: cfg.Builder, if_true: cfg.Node, if_false: cfg.Node) -> cfg.Node:
+        node: cfg.Node | None = None
+        for _ in range(MAX_HEADERS + 1):
+            node = _step(b, nl, number, walk.proto, walk.offset, IPV6_OPTION_HEADERS, node,
+                         if_true, if_false, walk, ipv6)
+        assert node is not None
+
+        def enter(version: int, first: Value, offset: Value) -> cfg.Node:
+            assert node is not None
+            entry = b.assign(walk.proto.id, first, b.assign(walk.offset.id, offset, node))
+            if family is None or field is not None:
+                return entry
+            return b.assign(family.id, Const(version), entry)
+
+        v6 = cfg.build(b, ip6, enter(6, cfg.load(cfg.add(nl, 6), 1), Const(40)), if_false)
+        root = cfg.build(b, ip4, enter(4, cfg.load(cfg.add(nl, 9), 1), cfg.HeaderLen(nl)), v6)
+        if family is not None and field is not None:
+            # The IPv4 test computes the field first on every path: storing it faults on no
+            # more packets.
+            root = b.assign(family.id, field, root)
+        return root
+
+    return cfg.Graph(make, label=f"protochain {number}")
+
+
+def _packet_test(pred: Pred) -> bool:
+    """Whether ``pred`` is one jump on one packet load: cheap to ask again."""
+    return (isinstance(pred, cfg.Test) and isinstance(pred.value, cfg.Load)
+            and isinstance(pred.operand, Const) and not cfg.variables(pred.value))
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +191,7 @@ class _Walk:
 
 def _step(b: cfg.Builder, nl: Value, number: int, proto: Value, off: Value,
           skippable: tuple[int, ...], after: cfg.Node | None, if_true: cfg.Node,
-          if_false: cfg.Node, walk: _Walk) -> cfg.Node:
+          if_false: cfg.Node, walk: _Walk, ipv6: Pred | None = None) -> cfg.Node:
     """One header of the chain: match, skip it into ``after``, or give up.
 
     The two ways to skip differ only in a little arithmetic, so each path computes just its
@@ -134,6 +207,8 @@ def _step(b: cfg.Builder, nl: Value, number: int, proto: Value, off: Value,
     Both length bytes are loaded on every path that skips a header, as in libpcap's loop, so a
     chain cut short inside a header is rejected on the same packets.
 
+    ``ipv6``, for the walk both families share: skip option headers only where it holds.
+
     (libpcap also tests for IPPROTO_NONE, 59, before the others; that test cannot change the
     outcome, since 59 is neither N nor a header it skips, so it is left out.)
     """
@@ -145,6 +220,8 @@ def _step(b: cfg.Builder, nl: Value, number: int, proto: Value, off: Value,
         length = _byte(nl, off, 1)
         ah = b.assign(walk.scaled.id, cfg.Alu("*", length, Const(4)), tail)
         option = b.assign(walk.scaled.id, cfg.add(cfg.Alu("*", length, Const(8)), off), tail)
+        if ipv6 is not None:
+            option = cfg.build(b, ipv6, option, if_false)
         options = tuple(h for h in skippable if h != number)
         otherwise = _dispatch(b, proto, options, option, IPPROTO_AH != number, ah, if_false,
                               frozenset({number}))
