@@ -119,6 +119,21 @@ class Filters:
     def accepts_all(self) -> bool:
         return not self.expression
 
+    def cached_program(self, linktype: int, snaplen: int) -> Program | None:
+        """The program if it needs no compiling (compiled already, or in the program cache)."""
+        found = self._programs.get(linktype)
+        if found is None:
+            since = time.perf_counter()
+            from .progcache import lookup
+
+            found = lookup(self.expression, linktype, snaplen or 262144, self.optimize,
+                           self.netmask)
+            if found is not None:
+                self._programs[linktype] = found
+                if self.stages is not None:
+                    self.stages.add("compile", since)
+        return found
+
     def program(self, linktype: int, snaplen: int) -> Program:
         found = self._programs.get(linktype)
         if found is None:
@@ -779,6 +794,7 @@ class _TwoCores:
         self.writer = sink.writer if isinstance(sink, CopySink) else None
         # The child writes its own segments only into a regular file (pwritev needs offsets).
         self.child_writes = self.writer is not None and self.writer.positional
+        self.known: tuple[Program | None] | None = None
 
     def bounds(self, index: int) -> tuple[int, int]:
         size = len(self.m.buf)
@@ -791,6 +807,7 @@ class _TwoCores:
         ord_r, ord_w = os.pipe()
         os.write(tok_w, b"".join(_TOKEN.pack(i) for i in range(self.total)))
         os.close(tok_w)
+        self.known = self._known_program()
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
@@ -905,6 +922,15 @@ class _TwoCores:
         if self.filters.accepts_all:
             return None
         return self.filters.program(self.m.linktype, self.m.snapshot)
+
+    def _known_program(self) -> tuple[Program | None] | None:
+        """The program, when it costs nothing to have before forking (no filter, or one in
+        the program cache): the child then starts filtering at once. None: the parent
+        compiles after forking while the child indexes."""
+        if self.filters.accepts_all:
+            return (None,)
+        found = self.filters.cached_program(self.m.linktype, self.m.snapshot)
+        return None if found is None else (found,)
 
 
 class _Worker:
@@ -1026,7 +1052,10 @@ class _Worker:
 
         times = Stages()
         backlog: list[Indexed] = []
-        waiting = True
+        known = self.pair.known
+        waiting = known is None
+        if known is not None:
+            self.program = known[0]
         while True:
             if waiting and (len(backlog) >= BACKLOG or select.select([prog_r], [], [], 0)[0]):
                 if not self.receive(prog_r):

@@ -39,6 +39,17 @@ NAME_DATABASES: Final = ("/etc/services", "/etc/protocols", "/etc/networks", "/e
                          "/etc/hosts", "/etc/nsswitch.conf")
 
 
+def lookup(expr: str, linktype: str | int | LinkType, snaplen: int, optimize: bool = True,
+           netmask: int | str | None = None, *, live: bool = False) -> Program | None:
+    """The cached program for this exact filter, or None (nothing is compiled)."""
+    link = linktypes.lookup(linktype)
+    directory = _directory()
+    if directory is None:
+        return None
+    key = _key(expr, link.dlt, snaplen, optimize, netmask, live)
+    return _load(_path(directory, key), key, link, snaplen, expr)
+
+
 def compile_cached(expr: str, linktype: str | int | LinkType, snaplen: int,
                    optimize: bool = True, netmask: int | str | None = None, *,
                    live: bool = False) -> Program:
@@ -48,7 +59,7 @@ def compile_cached(expr: str, linktype: str | int | LinkType, snaplen: int,
     path = key = None
     if directory is not None:
         key = _key(expr, link.dlt, snaplen, optimize, netmask, live)
-        path = directory / f"{zlib.crc32(key):08x}{zlib.adler32(key):08x}.bpf"
+        path = _path(directory, key)
         found = _load(path, key, link, snaplen, expr)
         if found is not None:
             return found
@@ -58,6 +69,10 @@ def compile_cached(expr: str, linktype: str | int | LinkType, snaplen: int,
     if path is not None and key is not None and not _names_hosts(stages.ast):
         _store(path, key, stages.program)
     return stages.program
+
+
+def _path(directory: Path, key: bytes) -> Path:
+    return directory / f"{zlib.crc32(key):08x}{zlib.adler32(key):08x}.bpf"
 
 
 def _directory() -> Path | None:

@@ -203,3 +203,14 @@ def test_offline_runs_fill_and_use_the_cache(cache: Path, tmp_path: Path) -> Non
         outputs.append(out.read_bytes())
         assert len(_entries(cache)) == 1
     assert outputs[0] == outputs[1]
+
+
+def test_lookup_never_compiles(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert progcache.lookup("tcp port 81", "EN10MB", 65535) is None
+    assert _entries(cache) == []
+    progcache.compile_cached("tcp port 81", "EN10MB", 65535)
+    _no_compiling(monkeypatch)
+    found = progcache.lookup("tcp port 81", "EN10MB", 65535)
+    assert found is not None
+    assert found.insns == progcache.compile_cached("tcp port 81", "EN10MB", 65535).insns
+    assert progcache.lookup("tcp port 81", "EN10MB", 65535, optimize=False) is None
