@@ -128,7 +128,9 @@ def one_core(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BPFC_ONE_CORE", "1")
 
 
-MODES = ["one-core", "two-cores", "jit", "vm-stream", "vector-stream"]
+#: two-cores takes the program from the program cache before forking (the earlier modes put
+#: it there); two-cores-compiling compiles it after forking, while the child indexes ahead.
+MODES = ["one-core", "two-cores", "two-cores-compiling", "jit", "vm-stream", "vector-stream"]
 
 
 def _mode_args(mode: str, request: pytest.FixtureRequest) -> list[str]:
@@ -138,6 +140,10 @@ def _mode_args(mode: str, request: pytest.FixtureRequest) -> list[str]:
             return []
         case "two-cores":
             request.getfixturevalue("two_cores")
+            return []
+        case "two-cores-compiling":
+            request.getfixturevalue("two_cores")
+            request.getfixturevalue("monkeypatch").setenv("BPFC_NO_CACHE", "1")
             return []
         case "jit":
             return ["--engine", "jit"]
@@ -173,10 +179,17 @@ def test_generated_capture_byte_for_byte(generated: Path, tcpdump_outputs: dict[
                                          request: pytest.FixtureRequest) -> None:
     if mode in ("vm-stream", "jit") and expr not in ("", "tcp port 80", "vlan and udp"):
         pytest.skip("the per-packet engines are covered on a few expressions (time)")
-    if mode == "two-cores" and not expr:
+    if mode.startswith("two-cores") and not expr:
         pytest.skip("the empty filter copies the file in one process (the one-core case)")
     out = tmp_path / "out.pcap"
     extra = _mode_args(mode, request)
+    if mode == "two-cores":
+        from bpfc import progcache
+
+        with generated.open("rb") as f:
+            snaplen = struct.unpack_from("<I", f.read(24), 16)[0]
+        assert progcache.compile_cached(expr, "EN10MB", snaplen) is not None
+        assert progcache.lookup(expr, "EN10MB", snaplen) is not None
     assert bpfc("-r", str(generated), "-w", str(out), *extra, *expr.split()) == 0
     assert out.read_bytes() == tcpdump_outputs[expr]
 
