@@ -24,11 +24,12 @@ header ``MAX_HEADERS`` itself is protocol N. libpcap has no bound (it stops when
 the packet, and loops forever on an AH that points back at itself); real chains are shorter
 than the bound (RFC 8200's recommended order has six extension headers before the upper layer).
 
-Size: a step is 14 instructions for IPv6 and 8 for IPv4 (libpcap's loop body is about 28). Two
-shapes make it so (``_step``, ``_dispatch``): one multiplicative-hash test (``mul``; ``jset``)
-picks out the five headers IPv6 skips where one ``jeq`` each would take five, and the two ways
-of skipping share everything but their scaling of the length byte. Unqualified ``protochain``
-is one walk that both families enter (``either``), not two.
+Size: a step is 14 instructions for IPv6 and 7 for IPv4 (libpcap's loop body is about 28).
+The shapes that make it so (``_step``, ``_dispatch``): one multiplicative-hash test (``mul``;
+``jset``) picks out the five headers IPv6 skips where one ``jeq`` each would take five; the two
+ways of skipping share everything but their scaling of the length byte; and the offset is kept
+biased by 8, so that AH's ``4 * (len + 2)`` costs one ``mul``. Unqualified ``protochain`` is one
+walk that both families enter (``either``), not two.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ from .link import ETHERTYPE_IP, ETHERTYPE_IPV6
 
 #: Extension headers walked before giving up (see the module docstring).
 MAX_HEADERS = 8
+
+#: After the first step the offset variable holds the header's offset minus this (``_step``).
+BIAS = 8
 
 IPPROTO_HOPOPTS = 0
 IPPROTO_ROUTING = 43
@@ -103,8 +107,9 @@ def chain(ctx: Context, number: int, family: str) -> Pred:
     def make(b: cfg.Builder, if_true: cfg.Node, if_false: cfg.Node) -> cfg.Node:
         node: cfg.Node | None = None  # the step after the current one, built last-first
         for step in range(MAX_HEADERS, -1, -1):
-            proto, off = (first, offset) if step == 0 else (walk.proto, walk.offset)
-            node = _step(b, nl, number, proto, off, skippable, node, if_true, if_false, walk)
+            proto, off, bias = (first, offset, 0) if step == 0 else (walk.proto, walk.offset, BIAS)
+            node = _step(b, nl, number, proto, off, bias, skippable, node, if_true, if_false,
+                         walk)
         assert node is not None
         return node
 
@@ -149,9 +154,9 @@ def either(ctx: Context, number: int) -> Pred:
 
     def make(b: cfg.Builder, if_true: cfg.Node, if_false: cfg.Node) -> cfg.Node:
         node: cfg.Node | None = None
-        for _ in range(MAX_HEADERS + 1):
-            node = _step(b, nl, number, walk.proto, walk.offset, IPV6_OPTION_HEADERS, node,
-                         if_true, if_false, walk, ipv6)
+        for step in range(MAX_HEADERS, -1, -1):
+            node = _step(b, nl, number, walk.proto, walk.offset, BIAS if step else 0,
+                         IPV6_OPTION_HEADERS, node, if_true, if_false, walk, ipv6)
         assert node is not None
 
         def enter(version: int, first: Value, offset: Value) -> cfg.Node:
@@ -189,20 +194,23 @@ class _Walk:
     next: cfg.Var
 
 
-def _step(b: cfg.Builder, nl: Value, number: int, proto: Value, off: Value,
+def _step(b: cfg.Builder, nl: Value, number: int, proto: Value, off: Value, bias: int,
           skippable: tuple[int, ...], after: cfg.Node | None, if_true: cfg.Node,
           if_false: cfg.Node, walk: _Walk, ipv6: Pred | None = None) -> cfg.Node:
     """One header of the chain: match, skip it into ``after``, or give up.
 
-    The two ways to skip differ only in a little arithmetic, so each path computes just its
-    part and the rest is one shared tail. An option header is ``8 * (len + 1)`` long, so the
-    next offset is ``8 * len + off + 8``; an AH's next offset is ``4 * (len + 2)``, that is
-    ``4 * len + 8``. The option path computes ``8 * len + off`` and the AH path ``4 * len``
-    into ``walk.scaled``; the tail adds the 8 (into ``walk.next``), reads the next protocol at
-    the current offset, and only then moves the offset. In that order the emitter keeps the
-    protocol in A and the offset in X across the tail, with one scratch slot for the new offset
-    while the protocol is loaded through the old one (``st``; ``ldb [x + 14]``; ``ldx``), and
-    both ``scaled`` values stay in A (never stored).
+    The header starts ``off + bias`` bytes into the network header. From the second step on,
+    the offset variable holds the offset minus ``BIAS`` (8), and loads add it back in their
+    ``[x + k]``: an AH's next offset, ``4 * (len + 2)``, is then just ``4 * len``, and an option
+    header's (``off + bias + 8 * (len + 1)``) is ``8 * len + off + bias``. Never negative, so
+    ``[x + k]`` reads the same byte in libpcap (which does not wrap ``x + k``) as in the kernel.
+
+    The two ways to skip differ only in that arithmetic, so each path computes its own into
+    ``walk.scaled`` and the rest is one shared tail: copy it to ``walk.next`` (the one ``st``),
+    read the next protocol at the current offset, and only then move the offset. In that order
+    the emitter keeps the protocol in A and the offset in X across the tail, with one scratch
+    slot for the new offset while the protocol is loaded through the old one (``st``;
+    ``ldb [x + 22]``; ``ldx``), and ``scaled`` stays in A.
 
     Both length bytes are loaded on every path that skips a header, as in libpcap's loop, so a
     chain cut short inside a header is rejected on the same packets.
@@ -214,12 +222,13 @@ def _step(b: cfg.Builder, nl: Value, number: int, proto: Value, off: Value,
     """
     otherwise = if_false
     if after is not None:
-        tail = b.assign(walk.next.id, cfg.add(walk.scaled, 8),
-                        b.assign(walk.proto.id, _byte(nl, off, 0),
+        tail = b.assign(walk.next.id, cfg.add(walk.scaled, 8 - BIAS),
+                        b.assign(walk.proto.id, _byte(nl, off, bias),
                                  b.assign(walk.offset.id, walk.next, after)))
-        length = _byte(nl, off, 1)
+        length = _byte(nl, off, bias + 1)
         ah = b.assign(walk.scaled.id, cfg.Alu("*", length, Const(4)), tail)
-        option = b.assign(walk.scaled.id, cfg.add(cfg.Alu("*", length, Const(8)), off), tail)
+        option = b.assign(walk.scaled.id,
+                          cfg.add(cfg.add(cfg.Alu("*", length, Const(8)), off), bias), tail)
         if ipv6 is not None:
             option = cfg.build(b, ipv6, option, if_false)
         options = tuple(h for h in skippable if h != number)
