@@ -31,6 +31,7 @@ from bpfc.isa import BPF_ST, Insn
 from bpfc.lower import protochain
 from bpfc.lower.protochain import IPPROTO_AH, IPV6_OPTION_HEADERS, MAX_HEADERS
 from tests import lowerkit
+from tests.strategies import attach_works, kernel_says_valid
 from tests.test_lower_transport import steps_to_finish
 
 SNAPLEN = 262144
@@ -412,3 +413,16 @@ def test_walk_keeps_the_protocol_in_a() -> None:
             program = ours(link.prefix + text, link.dlt)
             stores = {i.k for i in program if i.code == BPF_ST}
             assert stores and stores <= slots, (link.name, text, stores)
+
+
+@pytest.mark.skipif(not attach_works(), reason="this machine refuses SO_ATTACH_FILTER")
+@pytest.mark.parametrize("link", LINKS)
+def test_the_kernel_accepts_every_walk(link: str) -> None:
+    """libpcap's loop is refused by the kernel (a backward ``ja``); bpfc's walks, with their
+    ``mul``/``jset`` dispatch and the scratch slot read only after it is written on every
+    path, are accepted (SO_ATTACH_FILTER)."""
+    for family in (None, "ip", "ip6"):
+        for number in NUMBERS:
+            for negated in (False, True):
+                text = _text(LINKS[link], family, number, negated)
+                assert kernel_says_valid(ours(text, LINKS[link].dlt)), text
