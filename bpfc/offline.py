@@ -968,9 +968,7 @@ class _Worker:
                                         SEGMENT_GUESS)[0])
         if start < 0:
             return Indexed(index, -1, np.zeros(0, dtype=np.int64), -1)
-        from .vector import ROW
-
-        if not exact and stop <= len(self.pair.m.buf) - ROW:
+        if not exact:
             return Indexed(index, start, np.zeros(0, dtype=np.int64), -1)
         offsets, after = self.scan.index(start, stop)
         return Indexed(index, start, offsets, after)

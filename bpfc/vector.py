@@ -70,7 +70,7 @@ MIN_ACTIVE: Final = 48
 #: Bytes after a chain's nominal start searched for a plausible record header; the first
 #: GUESS_FIRST of them in every window at once, the rest only where those held none.
 GUESS_WINDOW: Final = 2048
-GUESS_FIRST: Final = 512
+GUESS_FIRST: Final = 1024
 #: Candidates tried per window, in order, before the window is given up.
 GUESS_TRIES: Final = 8
 #: Seconds a guessed record's timestamp may lie from the file's first one (a year).
@@ -863,14 +863,18 @@ class PcapScan:
         vouch for the result (a wrong guess, damage, the end of the file within reach, too
         short a range): the caller then takes ``index``, which sorts all of that out. The
         chunk's rows live in a buffer the next call reuses: filter it before walking on."""
+        stop = min(stop, self.size)
         span = stop - start
         chains = min(span // CHAIN_BYTES, MAX_CHAINS)
-        if chains < MIN_CHAINS or stop > self.size - ROW:
+        if chains < MIN_CHAINS:
             return None
         spacing = span // chains
         guesses = self.guess(start + spacing * np.arange(1, chains, dtype=np.int64), spacing)
         starts = np.concatenate([np.array([start], dtype=np.int64), guesses[guesses >= 0]])
-        limit = np.append(starts[1:], np.int64(stop))
+        ends = np.append(starts[1:], np.int64(stop))
+        # A chain leaves the lockstep where a whole row no longer fits in the file; the walk
+        # one by one takes it to its end (``gather`` pads those last rows).
+        limit = np.minimum(ends, self.size - ROW + 1)
         rows_of, fields = self._rows, self._fields
         chain = np.arange(len(starts))
         here = starts
@@ -893,17 +897,20 @@ class PcapScan:
             if not going.all():
                 landing[chain] = here
                 chain, here, limit = chain[going], here[going], limit[going]
-        for i, at, bound in zip(chain.tolist(), here.tolist(), limit.tolist(), strict=True):
-            marks, landing[i] = self.walk(at, bound)
+        landing[chain] = here
+        for i in np.flatnonzero(landing < ends).tolist():
+            marks, landing[i] = self.walk(int(landing[i]), int(ends[i]))
             if marks:
                 tail = np.array(marks, dtype=np.int64)
                 if filled + len(tail) > len(heads):
                     heads = self._heads_for(2 * (filled + len(tail)), filled)
-                heads[filled:filled + len(tail)] = rows_of[tail]
+                heads[filled:filled + len(tail)] = self.gather(tail).view(heads.dtype).ravel()
                 filled += len(tail)
                 seen.append(tail)
         if not np.array_equal(landing[:-1], starts[1:]) or not seen:
             return None
+        if stop == self.size and int(landing[-1]) != stop:
+            return None  # a record header cut by the end of the file: damage
         offsets = np.concatenate(seen)
         rows = heads[:filled].view(np.uint8).reshape(filled, ROW)
         chunk = self._chunk_of(offsets, rows, int(landing[-1]))

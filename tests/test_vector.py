@@ -298,7 +298,7 @@ def test_index_rows_walks_every_record_once(tmp_path: Path, kind: str, count: in
     path = _capture(tmp_path / "t.pcap", _sizes(kind, count), fake_headers=fakes)
     truth = build_index(path).offset
     scan, buf = _scan(path)
-    stop = len(buf) - vector.ROW - 1
+    stop = len(buf)
     chunk = scan.index_rows(24, stop)
     if not fakes and kind != "jumbo":
         assert chunk is not None
@@ -311,15 +311,31 @@ def test_index_rows_walks_every_record_once(tmp_path: Path, kind: str, count: in
         _walked_equals_truth(part, truth, middle, scan)
 
 
-def test_index_rows_declines_damage_and_the_end_of_the_file(tmp_path: Path) -> None:
-    path = _capture(tmp_path / "t.pcap", _sizes("ethernet", 20_000))
+def test_index_rows_to_the_end_of_the_file(tmp_path: Path) -> None:
+    """The last records lie closer to the end than a row: walked one by one, rows padded."""
+    path = _capture(tmp_path / "t.pcap", [*_sizes("ethernet", 20_000), 40, 3, 0, 1, 90, 7])
+    truth = build_index(path).offset
     scan, buf = _scan(path)
-    assert scan.index_rows(24, len(buf)) is None  # rows there would run past the end
-    assert scan.index_rows(24, 24 + 4096) is None  # too short to pay
-    for how in ("huge-caplen", "caplen-past-end"):
-        damaged = _damage(_capture(tmp_path / f"{how}.pcap", _sizes("ethernet", 20_000)), how)
-        scan, buf = _scan(damaged)
-        assert scan.index_rows(24, len(buf) - vector.ROW - 1) is None
+    chunk = scan.index_rows(24, len(buf))
+    assert chunk is not None
+    _walked_equals_truth(chunk, truth, 24, scan)
+    assert chunk.end == len(buf)
+    assert len(chunk) == len(truth)
+
+
+@pytest.mark.parametrize("how", ["cut-in-data", "cut-in-header", "huge-caplen",
+                                 "caplen-past-end"])
+def test_index_rows_declines_damage(tmp_path: Path, how: str) -> None:
+    """Damage is for the exact walk to find and report: index_rows returns None."""
+    damaged = _damage(_capture(tmp_path / "t.pcap", _sizes("ethernet", 20_000)), how)
+    scan, buf = _scan(damaged)
+    assert scan.index_rows(24, len(buf)) is None
+
+
+def test_index_rows_declines_short_ranges(tmp_path: Path) -> None:
+    path = _capture(tmp_path / "t.pcap", _sizes("ethernet", 20_000))
+    scan, _ = _scan(path)
+    assert scan.index_rows(24, 24 + 4096) is None  # too few chains for numpy to pay
 
 
 def test_sorted_runs_merges_adjacent_records() -> None:
