@@ -21,7 +21,7 @@ class Stages:
     """Every intermediate form of one compilation, for ``--dump-after``/``--dot``/explain."""
 
     source: str
-    ast: object
+    ast: nodes.Expr
     pred: cfg.Pred
     unoptimized: cfg.Node
     optimized: cfg.Node
@@ -77,17 +77,8 @@ def compile_stages(expr: str, linktype: str | int | LinkType = "EN10MB",
 
 
 def _has_protochain(ast: nodes.Expr) -> bool:
-    stack: list[nodes.Expr] = [ast]
-    while stack:
-        node = stack.pop()
-        match node:
-            case nodes.And(left=a, right=b) | nodes.Or(left=a, right=b):
-                stack += [a, b]
-            case nodes.Not(operand=a):
-                stack.append(a)
-            case nodes.Match(quals=nodes.Qualifiers(kind="protochain")):
-                return True
-    return False
+    return any(isinstance(node, nodes.Match) and node.quals.kind == "protochain"
+               for node in nodes.primitives(ast))
 
 
 def _check_snaplen(snaplen: int) -> int:

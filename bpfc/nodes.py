@@ -15,6 +15,7 @@ canonical form (``"ip6"`` for ``ip6``, ``"src or dst"``, ``"host"``), or ``None`
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Literal, TypeAlias
@@ -368,3 +369,18 @@ Primitive: TypeAlias = (
     | Encapsulation | Llc | PfField | Wlan | Atm | Mtp | Relation
 )
 Expr: TypeAlias = And | Or | Not | Empty | Primitive
+
+
+def primitives(expr: Expr) -> Iterator[Primitive | Empty]:
+    """Every primitive of ``expr``, through its ``and``/``or``/``not`` (iteratively: a
+    generated filter can nest thousands deep)."""
+    stack: list[Expr] = [expr]
+    while stack:
+        node = stack.pop()
+        match node:
+            case And(left=a, right=b) | Or(left=a, right=b):
+                stack += [b, a]
+            case Not(operand=a):
+                stack.append(a)
+            case _:
+                yield node

@@ -24,12 +24,15 @@ import os
 import struct
 import zlib
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from . import isa, linktypes
 from .errors import ProgramError
 from .linktypes import LinkType
 from .program import Program
+
+if TYPE_CHECKING:
+    from . import nodes
 
 MAGIC: Final = b"BPFCPRG1"
 HEADER: Final = struct.Struct("<8sII")  # magic, key length, instruction count
@@ -176,20 +179,12 @@ def _prune(directory: Path) -> None:
             pass
 
 
-def _names_hosts(ast: object) -> bool:
+def _names_hosts(ast: nodes.Expr) -> bool:
     """Whether the filter names a host (or a gateway) that the resolver must look up: such a
     program depends on DNS, which no file stamp covers."""
     from . import nodes
 
-    stack = [ast]
-    while stack:
-        node = stack.pop()
-        match node:
-            case nodes.And(left=a, right=b) | nodes.Or(left=a, right=b):
-                stack += [a, b]
-            case nodes.Not(operand=a):
-                stack.append(a)
-            case nodes.Match(quals=quals, id=nodes.Name()):
-                if quals.kind in (None, "host", "gateway") and quals.proto not in ("ether", "link"):
-                    return True
-    return False
+    return any(isinstance(node, nodes.Match) and isinstance(node.id, nodes.Name)
+               and node.quals.kind in (None, "host", "gateway")
+               and node.quals.proto not in ("ether", "link")
+               for node in nodes.primitives(ast))

@@ -677,6 +677,19 @@ class Chunk:
         return head + bytes(self.buf[at + RECORD_HEADER:at + RECORD_HEADER + cap])
 
 
+def _step(chain: I64Array, here: I64Array, caplen: npt.NDArray[np.uint32], limit: I64Array,
+          landing: I64Array) -> tuple[I64Array, I64Array, I64Array]:
+    """One lockstep step: every chain moves past the record at ``here`` (of ``caplen`` bytes);
+    those that reach their ``limit`` leave, their position noted in ``landing``."""
+    here = caplen + here
+    here += RECORD_HEADER
+    going = here < limit
+    if going.all():
+        return chain, here, limit
+    landing[chain] = here
+    return chain[going], here[going], limit[going]
+
+
 class PcapScan:
     """Walks the records of a mapped classic pcap (16-byte record headers, lengths in their
     usual order) chunk by chunk. ``damage_at`` is set, once ``chunks`` is exhausted, to the
@@ -839,12 +852,7 @@ class PcapScan:
         while len(chain) >= MIN_ACTIVE:
             ids.append(chain)
             seen.append(here)
-            here = caplen_at[here] + here
-            here += 16
-            going = here < limit
-            if not going.all():
-                pos[chain] = here
-                chain, here, limit = chain[going], here[going], limit[going]
+            chain, here, limit = _step(chain, here, caplen_at[here], limit, pos)
         pos[chain] = here
         active = chain
         tails: dict[int, list[int]] = {}
@@ -882,29 +890,19 @@ class PcapScan:
         seen: list[I64Array] = []
         # Rows go straight into one buffer kept from call to call: a fresh array per step
         # (and their concatenation) would cost more in page faults than the gathers do.
-        heads = self._heads_for(span // 256 + len(starts))
+        self._heads_for(span // 256 + len(starts))
         filled = 0
         while len(chain) >= MIN_ACTIVE:
-            if filled + len(here) > len(heads):
-                heads = self._heads_for(2 * (filled + len(here)), filled)
-            head = heads[filled:filled + len(here)]
-            head[...] = rows_of[here]
+            head = self._put_rows(filled, rows_of[here])
             filled += len(here)
             seen.append(here)
-            here = head.view(fields)["caplen"] + here
-            here += 16
-            going = here < limit
-            if not going.all():
-                landing[chain] = here
-                chain, here, limit = chain[going], here[going], limit[going]
+            chain, here, limit = _step(chain, here, head.view(fields)["caplen"], limit, landing)
         landing[chain] = here
         for i in np.flatnonzero(landing < ends).tolist():
             marks, landing[i] = self.walk(int(landing[i]), int(ends[i]))
             if marks:
                 tail = np.array(marks, dtype=np.int64)
-                if filled + len(tail) > len(heads):
-                    heads = self._heads_for(2 * (filled + len(tail)), filled)
-                heads[filled:filled + len(tail)] = self.gather(tail).view(heads.dtype).ravel()
+                self._put_rows(filled, self.gather(tail).view(rows_of.dtype).ravel())
                 filled += len(tail)
                 seen.append(tail)
         if not np.array_equal(landing[:-1], starts[1:]) or not seen:
@@ -912,23 +910,31 @@ class PcapScan:
         if stop == self.size and int(landing[-1]) != stop:
             return None  # a record header cut by the end of the file: damage
         offsets = np.concatenate(seen)
-        rows = heads[:filled].view(np.uint8).reshape(filled, ROW)
+        assert self._heads is not None
+        rows = self._heads[:filled].view(np.uint8).reshape(filled, ROW)
         chunk = self._chunk_of(offsets, rows, int(landing[-1]))
         if chunk is None or bool(np.any(chunk.offset + 16 + chunk.rawcap > self.size)):
             return None
         return chunk
 
-    def _heads_for(self, size: int, keep: int = 0) -> npt.NDArray[np.void]:
-        """The row buffer of ``index_rows``, at least ``size`` rows, its first ``keep`` rows
-        carried over when it has to grow."""
+    def _heads_for(self, size: int) -> npt.NDArray[np.void]:
+        """The row buffer of ``index_rows``, at least ``size`` rows; when it has to grow, it
+        doubles and keeps what it held."""
         old = self._heads
         if old is not None and len(old) >= size:
             return old
-        new = np.empty(size, dtype=self._rows.dtype)
-        if old is not None and keep:
-            new[:keep] = old[:keep]
+        new = np.empty(max(size, 2 * len(old) if old is not None else 0), dtype=self._rows.dtype)
+        if old is not None:
+            new[:len(old)] = old
         self._heads = new
         return new
+
+    def _put_rows(self, filled: int, rows: npt.NDArray[np.void]) -> npt.NDArray[np.void]:
+        """Stores ``rows`` after the first ``filled`` of the row buffer (growing it); returns
+        where they now lie."""
+        place = self._heads_for(filled + len(rows))[filled:filled + len(rows)]
+        place[...] = rows
+        return place
 
     def _chunk_of(self, offsets: I64Array, rows: U8Array, after: int) -> Chunk | None:
         """A chunk of records whose head rows are gathered; None if one is damaged (a caplen

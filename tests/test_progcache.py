@@ -41,6 +41,19 @@ def _no_compiling(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(compiler, "compile_stages", refuse)
 
 
+def _count_compiles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The expressions the compiler is asked for from now on (it still compiles them)."""
+    calls: list[str] = []
+    real = compiler.compile_stages
+
+    def counting(expr: str, *args: object, **kwargs: object) -> compiler.Stages:
+        calls.append(expr)
+        return real(expr, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(compiler, "compile_stages", counting)
+    return calls
+
+
 @pytest.mark.parametrize(("expr", "link"), CASES, ids=[f"{e}@{lt}" for e, lt in CASES])
 def test_cached_program_is_the_compilers(cache: Path, monkeypatch: pytest.MonkeyPatch,
                                          expr: str, link: str) -> None:
@@ -96,14 +109,7 @@ def test_a_changed_name_database_recompiles(cache: Path, tmp_path: Path,
     monkeypatch.setattr(progcache, "NAME_DATABASES", (str(services),))
     progcache.compile_cached("tcp port 80", "EN10MB", 65535)
     services.write_text("http 80/tcp\nhttps 443/tcp\n")
-    calls: list[str] = []
-    real = compiler.compile_stages
-
-    def counting(expr: str, *args: object, **kwargs: object) -> compiler.Stages:
-        calls.append(expr)
-        return real(expr, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(compiler, "compile_stages", counting)
+    calls = _count_compiles(monkeypatch)
     progcache.compile_cached("tcp port 80", "EN10MB", 65535)
     assert calls == ["tcp port 80"]
 
@@ -161,14 +167,7 @@ def test_an_untrusted_directory_is_not_used(cache: Path, monkeypatch: pytest.Mon
     cache.chmod(0o777)
     try:
         assert progcache._directory() is None
-        calls: list[str] = []
-        real = compiler.compile_stages
-
-        def counting(expr: str, *args: object, **kwargs: object) -> compiler.Stages:
-            calls.append(expr)
-            return real(expr, *args, **kwargs)  # type: ignore[arg-type]
-
-        monkeypatch.setattr(compiler, "compile_stages", counting)
+        calls = _count_compiles(monkeypatch)
         progcache.compile_cached("arp", "EN10MB", 65535)
         assert calls == ["arp"]
     finally:
