@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from bpfc import cli, offline
+from bpfc import cli, offline, parallel
 from bpfc.pcapfile import Packet, PcapngWriter, open_capture
 
 from .conftest import CORPUS_PCAPS, REPO
@@ -106,18 +106,18 @@ def two_cores(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The two-process path on a small file: many small segments. Fails the test if the
     driver did not take it."""
     monkeypatch.setattr(offline, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(offline, "SEGMENT_BYTES", 1 << 20)
+    monkeypatch.setattr(parallel, "SEGMENT_BYTES", 1 << 20)
     monkeypatch.delenv("BPFC_ONE_CORE", raising=False)
     if len(os.sched_getaffinity(0)) < 2:
         pytest.skip("one CPU")
     runs = []
-    real = offline._TwoCores.run
+    real = parallel.TwoCores.run
 
-    def spy(self: offline._TwoCores) -> object:
+    def spy(self: parallel.TwoCores) -> object:
         runs.append(self.total)
         return real(self)
 
-    monkeypatch.setattr(offline._TwoCores, "run", spy)
+    monkeypatch.setattr(parallel.TwoCores, "run", spy)
     yield
     assert runs and runs[0] > 4
 

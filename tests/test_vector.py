@@ -1,4 +1,5 @@
-"""The numpy batch engine and the lockstep record index, against their oracles.
+"""The numpy batch engine (``bpfc.vector``) and the lockstep record index (``bpfc.recindex``),
+against their oracles.
 
 The engine must return exactly what the reference VM returns, for every checked program and
 packet (hypothesis, and thousands of seeded cases), the kernel's test vectors, and libpcap's own
@@ -20,7 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bpfc import isa, vector, vm
+from bpfc import isa, recindex, vector, vm
 from bpfc.errors import CaptureFileError, ProgramError
 from bpfc.isa import Insn
 from bpfc.pcapfile import build_index
@@ -179,11 +180,11 @@ def _sizes(kind: str, count: int) -> list[int]:
     raise AssertionError(kind)
 
 
-def _scan(path: Path) -> tuple[vector.PcapScan, mmap.mmap]:
+def _scan(path: Path) -> tuple[recindex.PcapScan, mmap.mmap]:
     f = path.open("rb")
     buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     f.close()
-    return vector.PcapScan(buf, "<", 1, 262144, 1_000_000), buf
+    return recindex.PcapScan(buf, "<", 1, 262144, 1_000_000), buf
 
 
 CAPTURES = [
@@ -272,8 +273,8 @@ def test_head_matrix_near_the_end_of_the_file(tmp_path: Path) -> None:
     assert got == want
 
 
-def _walked_equals_truth(chunk: vector.Chunk, truth: vector.I64Array, begin: int,
-                         scan: vector.PcapScan) -> None:
+def _walked_equals_truth(chunk: recindex.Chunk, truth: vector.I64Array, begin: int,
+                         scan: recindex.PcapScan) -> None:
     """A walk-order chunk holds exactly the records from ``begin`` on, each with its own head
     row and lengths, and ends where the last one ends."""
     order = np.argsort(chunk.offset)
@@ -339,7 +340,7 @@ def test_index_rows_declines_short_ranges(tmp_path: Path) -> None:
 
 
 def test_sorted_runs_merges_adjacent_records() -> None:
-    from bpfc.offline import sorted_runs
+    from bpfc.runwriter import sorted_runs
 
     begins = np.array([300, 100, 200, 500, 0], dtype=np.int64)
     ends = np.array([400, 200, 300, 600, 50], dtype=np.int64)

@@ -1,0 +1,188 @@
+"""The byte-range writer: matching records go out as ranges of the mapped input file.
+
+Stage: the output edge of the mapped offline path (``bpfc -r IN -w OUT``, classic pcap to
+classic pcap). Input: a chunk of records (``recindex.Chunk``) with its verdicts, or byte ranges
+``[begins[i], ends[i])`` of the input; output: those bytes written to the output, in order,
+byte for byte as they lie in the input, so that no record is rebuilt in Python (only a matching
+record longer than the snapshot is, since libpcap delivers it cut).
+
+Short ranges are gathered into ``pwritev``/``writev`` calls of up to IOV_MAX slices of the map;
+long ones are copied inside the kernel (``copy_file_range``; ``sendfile`` to a pipe). A regular
+output file is written at explicit offsets, so that the two processes of ``bpfc.parallel`` can
+fill one file. numpy is imported only inside the functions that need it, as ``offline`` does.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import stat
+from collections.abc import Iterator
+from typing import IO, TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from .pcapfile import Packet
+    from .recindex import Chunk
+
+    BoolArray = npt.NDArray[np.bool_]
+    I64Array = npt.NDArray[np.int64]
+
+#: Runs of matching records at least this long are copied inside the kernel.
+KERNEL_COPY_MIN: Final = 1 << 20
+IOV_MAX: Final = 1024
+
+
+class RunWriter:
+    """Writes byte ranges of the mapped input to the output: short ones gathered into
+    ``pwritev``/``writev`` calls of up to IOV_MAX slices of the map, long ones copied inside the
+    kernel (``copy_file_range``; ``sendfile`` to a pipe). ``positional`` (a regular output file)
+    writes at explicit offsets, so that two processes can fill one file."""
+
+    def __init__(self, fd: int, src_fd: int, buf: mmap.mmap, position: int) -> None:
+        self.fd = fd
+        self.src_fd = src_fd
+        self.view: memoryview | None = memoryview(buf)
+        self.positional = stat.S_ISREG(os.fstat(fd).st_mode)
+        self.position = position
+        self.kernel_copy = True
+
+    def write(self, begins: I64Array, ends: I64Array, at: int | None = None) -> int:
+        """Writes [begins[i], ends[i]) of the input, in order, at output offset ``at`` (default:
+        where the last write ended); returns the offset after them."""
+        view = self.view
+        assert view is not None
+        pos = self.position if at is None else at
+        if not self.kernel_copy or int((ends - begins).max(initial=0)) < KERNEL_COPY_MIN:
+            # Short runs only (the common case): slices made in bulk, IOV_MAX per call.
+            sizes = ends - begins
+            b, e = begins.tolist(), ends.tolist()
+            for first in range(0, len(b), IOV_MAX):
+                last = first + IOV_MAX
+                views = [view[x:y] for x, y in zip(b[first:last], e[first:last], strict=True)]
+                pos = self.vector(views, pos, int(sizes[first:last].sum()))
+            if at is None:
+                self.position = pos
+            return pos
+        parts: list[memoryview] = []
+        for begin, end in zip(begins.tolist(), ends.tolist(), strict=True):
+            if end - begin >= KERNEL_COPY_MIN and self.kernel_copy:
+                pos = self.vector(parts, pos)
+                parts = []
+                pos = self._copy(begin, end, pos)
+            else:
+                parts.append(view[begin:end])
+                if len(parts) >= IOV_MAX:
+                    pos = self.vector(parts, pos)
+                    parts = []
+        pos = self.vector(parts, pos)
+        if at is None:
+            self.position = pos
+        return pos
+
+    def vector(self, parts: list[memoryview], pos: int, total: int | None = None) -> int:
+        """Writes ``parts`` (``total`` bytes, when the caller knows) at ``pos`` (or at the
+        stream's position); the offset after them."""
+        fd, positional = self.fd, self.positional
+        if total is None:
+            total = sum(len(p) for p in parts)
+        while parts:
+            done = os.pwritev(fd, parts, pos) if positional else os.writev(fd, parts)
+            pos += done
+            total -= done
+            if not total:
+                return pos
+            # A short write (a pipe, a signal): drop what went out, go on with the rest.
+            first = 0
+            while done >= len(parts[first]):
+                done -= len(parts[first])
+                first += 1
+            parts = [parts[first][done:], *parts[first + 1:]]
+        return pos
+
+    def _copy(self, begin: int, end: int, pos: int) -> int:
+        while begin < end:
+            n = 0
+            try:
+                n = os.copy_file_range(self.src_fd, self.fd, end - begin, begin,
+                                       pos if self.positional else None)
+            except OSError:
+                if not self.positional:
+                    try:
+                        n = os.sendfile(self.fd, self.src_fd, begin, end - begin)
+                    except OSError:
+                        n = 0
+            if n <= 0:
+                self.kernel_copy = False
+                assert self.view is not None
+                return self.vector([self.view[begin:end]], pos)
+            begin += n
+            pos += n
+        return pos
+
+    def release(self) -> None:
+        if self.view is not None:
+            self.view.release()
+            self.view = None
+
+
+class CopySink:
+    """``-w`` from a mapped classic pcap to classic pcap: the input's file header, then every
+    run of consecutive matching records as one byte range of the input, so records come out
+    byte for byte (``RunWriter``)."""
+
+    def __init__(self, out: IO[bytes], src_fd: int, buf: mmap.mmap, header: bytes) -> None:
+        self.out = out
+        self.writer = RunWriter(out.fileno(), src_fd, buf, 0)
+        self.writer.position = self.writer.vector([memoryview(header)], 0)
+
+    def packet(self, packet: Packet) -> None:  # pragma: no cover - fed by chunks only
+        raise AssertionError("CopySink takes chunks")
+
+    def chunk(self, chunk: Chunk, mask: BoolArray) -> None:
+        import numpy as np
+
+        if chunk.clipped and bool(np.any(mask & (chunk.rawcap != chunk.caplen))):
+            # Records longer than the snapshot are delivered (and written) cut to it, as
+            # libpcap does: those cannot be copied as they lie in the file.
+            writer = self.writer
+            for part in _batched(np.flatnonzero(mask).tolist(), IOV_MAX):
+                records = [memoryview(chunk.record_bytes(i)) for i in part]
+                writer.position = writer.vector(records, writer.position)
+            return
+        self.writer.write(*runs_of(chunk, mask))
+
+    def close(self) -> None:
+        self.writer.release()
+        self.out.close()
+
+
+def _batched(items: list[int], size: int) -> Iterator[list[int]]:
+    for first in range(0, len(items), size):
+        yield items[first:first + size]
+
+
+def sorted_runs(begins: I64Array, ends: I64Array) -> tuple[I64Array, I64Array]:
+    """The byte ranges of records ``[begins[i], ends[i])``, given in any order, merged where
+    one ends exactly where the next begins, in file order."""
+    import numpy as np
+
+    if not len(begins):
+        return begins, ends
+    order = np.argsort(begins, kind="stable")
+    begins, ends = begins[order], ends[order]
+    first = np.flatnonzero(np.concatenate(([True], begins[1:] != ends[:-1])))
+    last = np.append(first[1:] - 1, len(begins) - 1)
+    return begins[first], ends[last]
+
+
+def runs_of(chunk: Chunk, mask: BoolArray) -> tuple[I64Array, I64Array]:
+    """The byte ranges of the runs of consecutive matching records of a chunk."""
+    import numpy as np
+
+    edges = np.diff(mask.view(np.int8), prepend=np.int8(0), append=np.int8(0))
+    first = np.flatnonzero(edges == 1)
+    last = np.flatnonzero(edges == -1) - 1
+    return chunk.offset[first], chunk.offset[last] + 16 + chunk.rawcap[last]
