@@ -536,11 +536,12 @@ def _cross_jump(blocks: list[_Block]) -> list[_Block]:
     next header on another. A block equal to the end of a later block (same instructions, same
     targets) goes away and its predecessors jump into the later one, which is split there if
     needed. A block that only *ends* like a later one keeps its beginning and jumps (``ja``)
-    to the shared end, when that end is at least two instructions long:
-    ``ld [38]; and #0xff000000; jeq ...`` and ``ld [30]; and #0xff000000; jeq ...`` share
-    ``and; jeq``. Every path still runs exactly the instructions it ran before, so merging is
-    sound; blocks are visited last to first and only merged into later ones, so every jump
-    still goes forward.
+    to the shared end, when that end is at least two instructions long, counting the block's
+    exit: ``ld [38]; and #0xff000000; jeq ...`` and ``ld [30]; and #0xff000000; jeq ...`` share
+    ``and; jeq``; ``add #40; st M[0]; ja L`` and a later ``mul #4; st M[0]`` falling into ``L``
+    share ``st M[0]`` and the way to ``L`` (the ``ja`` now goes to the later ``st``). Every
+    path still runs exactly the instructions it ran before, so merging is sound; blocks are
+    visited last to first and only merged into later ones, so every jump still goes forward.
     """
     canon: dict[int, Label] = {}
     ends: dict[tuple[object, ...], tuple[_Block, int]] = {}
@@ -560,11 +561,13 @@ def _cross_jump(blocks: list[_Block]) -> list[_Block]:
         else:
             exit_key = ("end",)
         body = tuple(blk.body)
-        # A partial merge replaces the end by a ``ja``: worth it when the end is longer.
-        shortest = 1 if blk.jump is not None else 2
+        # A partial merge replaces the common end by a ``ja``, so the end must hold at least
+        # one instruction besides the block's exit. A conditional jump is one more, and so is
+        # the ``ja`` an assignment's block needs anyway: the later block sharing its end goes
+        # to the same place, so this block cannot be laid out right before it and fall in.
         for start in range(len(body) + 1):
             found = ends.get((body[start:], exit_key))
-            if found is None or (0 < start and len(body) - start < shortest):
+            if found is None or 0 < start == len(body):
                 continue
             target = _label_at(*found)
             if start == 0:

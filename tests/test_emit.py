@@ -325,3 +325,30 @@ def test_common_block_ends_are_shared() -> None:
             frame[12:14] = ethertype.to_bytes(2, "big")
             frame[offset:offset + 4] = address.to_bytes(4, "big")
             assert vm.run(program, bytes(frame)) == verdict
+
+
+def test_a_block_that_needs_a_ja_shares_its_last_instruction() -> None:
+    """``add #40; tax; ja L`` and a later ``mul #4; tax`` falling into ``L``: the ``ja`` needed
+    anyway goes to the later ``tax`` instead, one instruction less (a one-instruction common
+    end is only worth it when it adds no jump)."""
+    b = cfg.Builder()
+    v = b.new_var()
+    join = b.branch(cfg.Test(cfg.load(3, 1), "==", cfg.Const(7)),
+                    b.branch(cfg.Test(cfg.load(4, 1), "==", v), b.ret(SNAPLEN), b.ret(0)),
+                    b.ret(0))
+    second = b.branch(cfg.Test(cfg.load(0, 1), "==", cfg.Const(2)),
+                      b.assign(v.id, cfg.Alu("*", cfg.load(2, 1), cfg.Const(4)), join), b.ret(0))
+    root = b.branch(cfg.Test(cfg.load(0, 1), "==", cfg.Const(1)),
+                    b.assign(v.id, cfg.add(cfg.load(1, 1), 40), join), second)
+    program = emit.emit(root)
+    isa.check(program)
+    ends = [i for i, insn in enumerate(program) if insn.code == isa.BPF_MISC | isa.BPF_TAX]
+    assert len(ends) == 1  # both assignments end in the one ``tax``
+    ja = [insn for insn in program if insn.code == isa.BPF_JMP | isa.BPF_JA]
+    assert len(ja) == 1
+    for first in (1, 2, 3):
+        for mul, add, seven, value in ((5, 0, 7, 20), (5, 0, 7, 41), (0, 1, 7, 41), (0, 1, 8, 41)):
+            pkt = bytes([first, add, mul, seven, value])
+            assert vm.run(program, pkt) == cfg.evaluate(root, pkt)
+            for cut in range(5):
+                assert vm.run(program, pkt[:cut]) == cfg.evaluate(root, pkt[:cut])

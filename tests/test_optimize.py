@@ -248,12 +248,44 @@ PASS_CASES = [
         id="dead-stores-keep-only-the-load"),
     pytest.param(PassCase(
         hoist_assigns,
-        lambda b: cfg.all_of(_eq(_load(20, 1), 6), cfg.Let(
-            b.shared_var("t"), cfg.Const(40),
-            _eq(cfg.Load(cfg.add(b.shared_var("t"), 14), 2), 80))),
-        "n0: v1 = 0x28; n1\nn1: ldb[0x14] == 6 ? n2 : n3\nn2: ldh[(v1 + 0xe)] == 0x50 ? n4 : n3\n"
-        "n3: return 0\nn4: return 262144"),
-        id="hoist-assigns"),
+        # The IPv4 and IPv6 assignments both lead to the port test (a join): ``t = 40`` moves
+        # above the IPv6 test, which then jumps there, but no higher (nothing to gain there).
+        lambda b: cfg.all_of(cfg.any_of(
+            cfg.all_of(_eq(ETHERTYPE, 0x800),
+                       cfg.Let(b.shared_var("t"), cfg.HeaderLen(cfg.Const(14)), cfg.TRUE)),
+            cfg.all_of(_eq(ETHERTYPE, 0x86DD), cfg.Let(b.shared_var("t"), cfg.Const(40),
+                                                        cfg.TRUE))),
+            _eq(cfg.Load(cfg.add(b.shared_var("t"), 14), 2), 80)),
+        "n0: ldh[0xc] == 0x800 ? n3 : n1\nn1: v1 = 0x28; n2\nn2: ldh[0xc] == 0x86dd ? n4 : n5\n"
+        "n3: v1 = 4*(ldb[0xe]&0xf); n4\nn4: ldh[(v1 + 0xe)] == 0x50 ? n6 : n5\nn5: return 0\n"
+        "n6: return 262144"),
+        id="hoist-assigns-to-a-join"),
+    pytest.param(PassCase(
+        hoist_assigns,
+        # ``mpls and protochain 6``'s shape: ``v = 6`` above the second test of the version
+        # nibble would make the emitter load it again, and reaches no join: nothing moves.
+        lambda b: cfg.any_of(*(
+            cfg.all_of(_eq(cfg.Alu("&", _load(14, 1), cfg.Const(0xF0)), version << 4),
+                       cfg.Let(b.shared_var("proto"), cfg.Const(version),
+                               cfg.Test(_load(offset, 1), "==", b.shared_var("proto"))))
+            for version, offset in ((4, 23), (6, 20)))),
+        "n0: (ldb[0xe] & 0xf0) == 0x40 ? n1 : n3\nn1: v1 = 4; n2\nn2: ldb[0x17] == v1 ? n7 : n3\n"
+        "n3: (ldb[0xe] & 0xf0) == 0x60 ? n4 : n6\nn4: v1 = 6; n5\nn5: ldb[0x14] == v1 ? n7 : n6\n"
+        "n6: return 0\nn7: return 262144"),
+        id="hoist-assigns-not-for-nothing"),
+    pytest.param(PassCase(
+        hoist_assigns,
+        # Both edges start with ``t = 40``: made once, before the test.
+        lambda b: cfg.any_of(
+            cfg.all_of(_eq(_load(20, 1), 6), cfg.Let(
+                b.shared_var("t"), cfg.Const(40),
+                _eq(cfg.Load(cfg.add(b.shared_var("t"), 14), 2), 80))),
+            cfg.Let(b.shared_var("t"), cfg.Const(40),
+                    _eq(cfg.Load(cfg.add(b.shared_var("t"), 16), 2), 80))),
+        "n0: v1 = 0x28; n1\nn1: ldb[0x14] == 6 ? n2 : n4\nn2: ldh[(v1 + 0xe)] == 0x50 ? n6 : n3\n"
+        "n3: v1 = 0x28; n4\nn4: ldh[(v1 + 0x10)] == 0x50 ? n6 : n5\nn5: return 0\n"
+        "n6: return 262144"),
+        id="hoist-assigns-once-for-both-edges"),
 ]
 
 
