@@ -285,7 +285,10 @@ def test_untrusted_directory_gives_tables_in_memory(monkeypatch: pytest.MonkeyPa
 # The cold start itself.
 
 _PROBE = """
-import runpy, sys
+import os, runpy, sys
+def leave(code):  # cli.main ends with os._exit; make that an exception this probe can catch
+    raise SystemExit(code)
+os._exit = leave
 sys.argv = ["bpfc", "-d", "tcp port 80"]
 try:
     runpy.run_module("bpfc", run_name="__main__", alter_sys=True)
