@@ -1,11 +1,10 @@
 """The Python JIT: identical to the VM on everything, identical to libpcap on libpcap's own
-programs over the corpus packets, and faster than the VM."""
+programs over the corpus packets. How much faster than the VM it is, is measured by
+``bench/bench_vm.py``, not asserted here (no timing assertions in unit tests)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from functools import partial
 
 import pytest
 from hypothesis import given, settings
@@ -325,24 +324,3 @@ def test_engines_agree_with_libpcap_on_corpus(
     assert cases >= 500_000
 
 
-def test_jit_is_several_times_faster_than_vm(
-        libpcap_programs: list[tuple[int, str, list[Insn], Callable[[bytes], int]]],
-        packets_by_dlt: dict[int, list[bytes]]) -> None:
-    packets = packets_by_dlt[1][:600]
-    chosen = [p for d, e, p, _ in libpcap_programs
-              if d == 1 and e in ("port 53", "host 10.0.0.1", "vlan and tcp", "ip or ip6")]
-    assert len(chosen) == 4
-
-    def best_of_three(func: Callable[[bytes, int], int]) -> float:
-        times = []
-        for _ in range(3):
-            start = time.perf_counter()
-            for packet in packets:
-                func(packet, len(packet))
-            times.append(time.perf_counter() - start)
-        return min(times)
-
-    for program in chosen:
-        t_vm = best_of_three(partial(vm.run, program))
-        t_jit = best_of_three(jit.compile_filter(program))
-        assert t_vm / t_jit > 3, f"JIT only {t_vm / t_jit:.1f}x faster than the VM"
