@@ -1,7 +1,10 @@
-"""Capture files: classic pcap and pcapng, read (streamed or memory-mapped) and written.
+"""Capture files read: classic pcap and pcapng, streamed or memory-mapped.
 
-Stage: the I/O edge of the pipeline. Input: a path or a binary stream; output: ``Packet`` records
-tagged with their DLT, in file order. ``PcapWriter``/``PcapngWriter`` do the reverse.
+Stage: the input edge of the offline path. Input: a path or a binary stream; output: ``Packet``
+records tagged with their DLT, in file order, and the header facts (``Interface``,
+``PcapFileHeader``) a writer needs to reproduce the file. The writers are ``bpfc.pcapwrite``; the
+numpy record index of a mapped classic file is ``bpfc.pcapindex`` (kept out of here, so that
+this module imports without numpy). Both are still importable from this module, loaded on use.
 
 libpcap (sf-pcap.c, sf-pcapng.c, pcap-common.c) is the oracle for what a reader accepts, what it
 reports and what it calls damage; where we deliberately differ, the docstring of the function says
@@ -25,6 +28,7 @@ so. The notable choices:
 
 from __future__ import annotations
 
+import importlib
 import io
 import mmap
 import os
@@ -32,12 +36,15 @@ import stat
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Final, Literal, NamedTuple, Self
-
-import numpy as np
-import numpy.typing as npt
+from typing import IO, TYPE_CHECKING, Final, Literal, NamedTuple, Self
 
 from bpfc.errors import CaptureFileError
+
+if TYPE_CHECKING:
+    from .pcapindex import RecordIndex as RecordIndex
+    from .pcapindex import build_index as build_index
+    from .pcapwrite import PcapngWriter as PcapngWriter
+    from .pcapwrite import PcapWriter as PcapWriter
 
 ByteOrder = Literal["<", ">"]
 
@@ -373,6 +380,25 @@ class CaptureReader:
         if self.format == "pcap":
             return self._pcap_packets()
         return self._pcapng_packets()
+
+    # -- for the record index (bpfc.pcapindex) ----------------------------------------------
+
+    def mapped_records(self) -> tuple[mmap.mmap | bytes, int]:
+        """The file's bytes (the whole map, for a mapped reader) and the offset of the first
+        record, so that an index can walk the records without this reader."""
+        return self._input.buf, self._input.pos
+
+    def damage_at(self, offset: int) -> CaptureFileError | None:
+        """Reads the record at ``offset`` the ordinary way and returns the error it raises: the
+        message and offset iterating would have given there. The reader is spent afterwards."""
+        self._input.pos = offset
+        self._started = False
+        try:
+            for _ in self:
+                break
+        except CaptureFileError as err:
+            return err
+        return None  # pragma: no cover - the index asks only about damaged records
 
     # -- file headers -----------------------------------------------------------------------
 
@@ -744,307 +770,16 @@ def open_capture(source: str | os.PathLike[str] | IO[bytes], *,
     return CaptureReader(source, use_mmap=use_mmap, clip_to_snaplen=clip_to_snaplen)
 
 
-# -- the record index ------------------------------------------------------------------------
-
-Int64Array = npt.NDArray[np.int64]
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class RecordIndex:
-    """Where every record of a mapped classic pcap file lies, as parallel numpy arrays.
-
-    ``offset`` is the record header, ``data_offset`` its packet bytes, ``caplen`` what libpcap
-    delivers (cut to the snapshot). ``error`` is the damage that ended the index early, when it
-    was built with ``strict=False``. ``buffer`` is the file's map, for ``data``/``gather``.
-    """
-
-    offset: Int64Array
-    data_offset: Int64Array
-    caplen: Int64Array
-    wirelen: Int64Array
-    ts_sec: Int64Array
-    ts_frac: Int64Array
-    ts_units: int
-    linktype: int
-    snaplen: int
-    buffer: mmap.mmap | bytes
-    error: CaptureFileError | None = None
-
-    def __len__(self) -> int:
-        return len(self.offset)
-
-    def close(self) -> None:
-        """Unmaps the file; arrays returned by ``gather`` must be gone by then."""
-        if isinstance(self.buffer, mmap.mmap):
-            self.buffer.close()
-
-    def data(self, i: int) -> bytes:
-        start = int(self.data_offset[i])
-        return bytes(self.buffer[start:start + int(self.caplen[i])])
-
-    def gather(self, width: int) -> npt.NDArray[np.uint8]:
-        """The first ``width`` bytes of every packet as one (n, width) array, zero past caplen:
-        the layout a vectorised filter engine reads fixed offsets from."""
-        raw = np.frombuffer(self.buffer, dtype=np.uint8)
-        cols = np.arange(width, dtype=np.int64)
-        idx = self.data_offset[:, None] + cols
-        inside = cols < self.caplen[:, None]
-        np.minimum(idx, max(len(raw) - 1, 0), out=idx)
-        out = raw[idx] if len(raw) else np.zeros(idx.shape, dtype=np.uint8)
-        out[~inside] = 0
-        return out
+# The writers and the record index moved to their own modules; this one still hands them out,
+# importing them on first use (PEP 562) so that a reader alone never pays for numpy.
+_MOVED: Final = {"PcapWriter": "pcapwrite", "PcapngWriter": "pcapwrite",
+                 "RecordIndex": "pcapindex", "build_index": "pcapindex"}
 
 
-def build_index(source: str | os.PathLike[str] | IO[bytes], *,
-                strict: bool = True) -> RecordIndex:
-    """Indexes a classic pcap file through a memory map without building a Packet per record.
-
-    The walk from one record header to the next is inherently sequential, so it is a tight loop
-    of one ``unpack_from`` per record; every other field, and every check libpcap makes, is then
-    done on whole numpy arrays. Damage raises ``CaptureFileError`` (``strict``) or ends the index
-    with ``error`` set; either way the same error, at the same offset, as iterating would give.
-    """
-    reader = CaptureReader(source, use_mmap=True)
-    hdr = reader.header
-    if hdr is None:
-        reader.close()
-        raise CaptureFileError("a record index needs a classic pcap file, not pcapng",
-                               path=reader.path)
-    buffer = reader._input.buf
-    if hdr.record_header_size == 16 and hdr.lengths_swapped == "no":
-        fields, error = _walk(reader, buffer, reader._input.pos)
-    else:
-        fields, error = _scan(reader)
-    if error is not None and strict:
-        reader.close()
-        raise error
-    offset, caplen, wirelen, ts_sec, ts_frac = fields
-    iface = reader.interfaces[0]
-    return RecordIndex(offset, offset + hdr.record_header_size, caplen, wirelen, ts_sec,
-                       ts_frac, iface.ts_units, iface.linktype, iface.snapshot, buffer, error)
-
-
-_Fields = tuple[Int64Array, Int64Array, Int64Array, Int64Array, Int64Array]
-
-
-def _walk(reader: CaptureReader, buf: mmap.mmap | bytes,
-          start: int) -> tuple[_Fields, CaptureFileError | None]:
-    hdr, iface = reader.header, reader.interfaces[0]
-    assert hdr is not None
-    order = hdr.byteorder
-    unpack = struct.Struct(order + "I").unpack_from
-    at: list[int] = []
-    mark = at.append
-    q = start + 8  # the caplen field of the record at q - 8
-    try:
-        while True:
-            mark(q)
-            q += 16 + unpack(buf, q)[0]
-    except struct.error:
-        pass  # the caplen field of the last mark lies (partly) past the end of the file
-    n = len(buf)
-    offs = np.array(at, dtype=np.int64) - 8
-    # Every record but the last mark had a readable caplen; the last of those may be cut short.
-    count = len(offs) - 1
-    if count and offs[count - 1] + 16 > n:
-        count -= 1
-    walked = offs[:count]
-    heads = _record_view(buf, order)[walked]  # one 16-byte gather: one cache miss per record
-    caps = heads["caplen"].astype(np.int64)
-    bad = np.flatnonzero((caps > max_snaplen_for_dlt(iface.linktype)) | (walked + 16 + caps > n))
-    good = int(bad[0]) if len(bad) else len(walked)
-    error = None
-    if good < len(offs) - 1 or int(offs[-1]) != n:
-        # Re-read the damaged record the ordinary way: the same message, the same offset.
-        error = _error_at(reader, int(offs[good]))
-    heads = heads[:good]
-    fields = (walked[:good], np.minimum(caps[:good], iface.snapshot),
-              heads["len"].astype(np.int64), heads["sec"].astype(np.int64),
-              heads["frac"].astype(np.int64))
-    return fields, error
-
-
-def _record_view(buf: mmap.mmap | bytes, order: ByteOrder) -> npt.NDArray[np.void]:
-    """A record header at every byte offset of the file (unaligned, no copy): indexing it with
-    record offsets gathers whole headers."""
-    u4 = order + "u4"
-    dtype = np.dtype([("sec", u4), ("frac", u4), ("caplen", u4), ("len", u4)])
-    return np.ndarray((max(len(buf) - 15, 0),), dtype=dtype, buffer=buf, strides=(1,))
-
-
-def _error_at(reader: CaptureReader, offset: int) -> CaptureFileError | None:
-    inp = reader._input
-    inp.pos = offset
-    reader._started = False
-    try:
-        for _ in reader:
-            break
-    except CaptureFileError as err:
-        return err
-    return None  # pragma: no cover - the walk only stops early on damage
-
-
-def _scan(reader: CaptureReader) -> tuple[_Fields, CaptureFileError | None]:
-    """The general path (Kuznetzov headers, pre-2.3 swapped lengths): one Packet per record."""
-    rows: list[tuple[int, int, int, int, int]] = []
-    error = None
-    try:
-        for p in reader:
-            rows.append((reader.offset, p.caplen, p.wirelen, p.ts_sec, p.ts_frac))
-    except CaptureFileError as err:
-        error = err
-    table = np.array(rows, dtype=np.int64).reshape(-1, 5)
-    return (table[:, 0].copy(), table[:, 1].copy(), table[:, 2].copy(), table[:, 3].copy(),
-            table[:, 4].copy()), error
-
-
-# -- writers -----------------------------------------------------------------------------------
-
-class _Writer:
-    """Owns the output stream when given a path; never seeks, so stdout and pipes work."""
-
-    def __init__(self, file: str | os.PathLike[str] | IO[bytes]) -> None:
-        if isinstance(file, (str, os.PathLike)):
-            self._file: IO[bytes] = open(file, "wb")  # noqa: SIM115 - closed by close()
-            self._owned = True
-        else:
-            self._file, self._owned = file, False
-
-    def flush(self) -> None:
-        self._file.flush()
-
-    def close(self) -> None:
-        if self._owned:
-            self._file.close()
-        else:
-            self._file.flush()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class PcapWriter(_Writer):
-    """Writes a classic pcap file: the header at once, then one record per ``write``.
-
-    Timestamps are converted to the file's resolution only when the packet's differs, so a packet
-    read from a file of the same byte order and resolution is written back byte for byte.
-    """
-
-    def __init__(self, file: str | os.PathLike[str] | IO[bytes], linktype: int = DLT_EN10MB,
-                 snaplen: int = MAXIMUM_SNAPLEN, *, nanosecond: bool = False,
-                 byteorder: ByteOrder = "<", header: PcapFileHeader | None = None) -> None:
-        if header is None:
-            header = PcapFileHeader(NSEC_TCPDUMP_MAGIC if nanosecond else TCPDUMP_MAGIC,
-                                    byteorder, PCAP_VERSION_MAJOR, PCAP_VERSION_MINOR, 0, 0,
-                                    snaplen, dlt_to_linktype(linktype))
-        if header.record_header_size != 16 or header.lengths_swapped == "yes":
-            raise CaptureFileError("cannot write pcap savefile version "
-                                   f"{header.version_major}.{header.version_minor} records")
-        super().__init__(file)
-        self.header = header
-        self.linktype = linktype_to_dlt(header.linktype_field)
-        self._units = header.ts_units
-        self._pack = struct.Struct(header.byteorder + "IIII").pack
-        self._file.write(header.pack())
-
-    @classmethod
-    def like(cls, file: str | os.PathLike[str] | IO[bytes],
-             reader: CaptureReader) -> PcapWriter:
-        """A writer whose file header is the reader's (a classic pcap) or matches its first
-        interface (pcapng), so that copying every packet reproduces a classic file exactly."""
-        if reader.header is not None:
-            return cls(file, header=reader.header)
-        return cls(file, reader.linktype, reader.interfaces[0].snaplen,
-                   nanosecond=reader.ts_units > 1_000_000, byteorder=reader.byteorder)
-
-    def write(self, packet: Packet) -> None:
-        if packet.linktype != self.linktype:
-            raise CaptureFileError(f"a packet of link type {packet.linktype} cannot go into a "
-                                   f"pcap file of link type {self.linktype}; write pcapng")
-        frac = packet.ts_frac
-        if packet.ts_units != self._units:
-            frac = frac * self._units // packet.ts_units
-        if not 0 <= packet.ts_sec <= 0xFFFFFFFF:
-            raise CaptureFileError(f"timestamp {packet.ts_sec} s does not fit in a pcap file")
-        self._file.write(self._pack(packet.ts_sec, frac, len(packet.data), packet.wirelen))
-        self._file.write(packet.data)
-
-
-class PcapngWriter(_Writer):
-    """Writes a pcapng file: one SHB, one IDB per (link type, snaplen, resolution) first seen,
-    one EPB per packet.
-
-    With ``linktype`` given, that interface's IDB is written at once, so that even an empty
-    capture is readable (libpcap refuses a file without IDBs). An EPB read from a file of the
-    same byte order, written to the same interface layout, comes back byte for byte, options
-    included; options of the other byte order are dropped, since their values cannot be swapped
-    without knowing every option's type.
-    """
-
-    def __init__(self, file: str | os.PathLike[str] | IO[bytes], linktype: int | None = None,
-                 snaplen: int = MAXIMUM_SNAPLEN, *, byteorder: ByteOrder = "<",
-                 ts_units: int = 1_000_000) -> None:
-        super().__init__(file)
-        self.snaplen = snaplen
-        self.byteorder = byteorder
-        self._ids: dict[tuple[int, int, int], int] = {}
-        self._file.write(struct.pack(byteorder + "IIIHHqI", BT_SHB, 28, BYTE_ORDER_MAGIC, 1, 0,
-                                     -1, 28))
-        if linktype is not None:
-            self._interface(linktype, snaplen, ts_units)
-
-    @classmethod
-    def like(cls, file: str | os.PathLike[str] | IO[bytes],
-             reader: CaptureReader) -> PcapngWriter:
-        """A writer whose first IDB matches the reader's first interface (link type, snaplen,
-        resolution) in the reader's byte order: a one-interface file's EPBs copy exactly."""
-        first = reader.interfaces[0]
-        return cls(file, first.linktype, first.snaplen, byteorder=reader.byteorder,
-                   ts_units=first.ts_units)
-
-    def _interface(self, dlt: int, snaplen: int, units: int) -> int:
-        key = (dlt, snaplen, units)
-        found = self._ids.get(key)
-        if found is not None:
-            return found
-        order = self.byteorder
-        options = b""
-        if units != 1_000_000:
-            options = struct.pack(order + "HHB3x", IF_TSRESOL, 1, _tsresol_code(units))
-        options += struct.pack(order + "HH", OPT_ENDOFOPT, 0) if options else b""
-        total = 20 + len(options)
-        self._file.write(struct.pack(order + "IIHHI", BT_IDB, total, dlt_to_linktype(dlt), 0,
-                                     snaplen) + options + struct.pack(order + "I", total))
-        self._ids[key] = len(self._ids)
-        return self._ids[key]
-
-    def write(self, packet: Packet, snaplen: int | None = None) -> None:
-        ifid = self._interface(packet.linktype, self.snaplen if snaplen is None else snaplen,
-                               packet.ts_units)
-        if packet.ts_sec < 0:
-            raise CaptureFileError(f"timestamp {packet.ts_sec} s does not fit in a pcapng file")
-        stamp = packet.ts_sec * packet.ts_units + packet.ts_frac
-        if stamp > 0xFFFFFFFFFFFFFFFF:
-            raise CaptureFileError(f"timestamp {packet.ts_sec} s does not fit in a pcapng file")
-        order = self.byteorder
-        options = packet.options if packet.byteorder == order else b""
-        caplen = len(packet.data)
-        pad = -caplen % 4
-        total = 32 + caplen + pad + len(options)
-        self._file.write(struct.pack(order + "IIIIIII", BT_EPB, total, ifid, stamp >> 32,
-                                     stamp & 0xFFFFFFFF, caplen, packet.wirelen))
-        self._file.write(packet.data)
-        self._file.write(b"\0" * pad + options + struct.pack(order + "I", total))
-
-
-def _tsresol_code(units: int) -> int:
-    """The if_tsresol byte for a resolution: 10**k is k, 2**k is 0x80 | k."""
-    if units & (units - 1) == 0 and units > 1:
-        return 0x80 | (units.bit_length() - 1)
-    code = len(str(units)) - 1
-    if units != 10 ** code or code > 19:
-        raise CaptureFileError(f"timestamp resolution 1/{units} s has no pcapng if_tsresol")
-    return code
+def __getattr__(name: str) -> object:
+    home = _MOVED.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value: object = getattr(importlib.import_module(f"{__package__}.{home}"), name)
+    globals()[name] = value
+    return value

@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 
 from bpfc import cli, offline, parallel
-from bpfc.pcapfile import Packet, PcapngWriter, open_capture
+from bpfc.pcapfile import Packet, open_capture
+from bpfc.pcapwrite import PcapngWriter
 
 from .conftest import CORPUS_PCAPS, REPO
 

@@ -43,13 +43,12 @@ from bpfc.pcapfile import (
     BYTE_ORDER_MAGIC,
     CaptureReader,
     Packet,
-    PcapngWriter,
-    PcapWriter,
-    build_index,
     dlt_to_linktype,
     linktype_to_dlt,
     open_capture,
 )
+from bpfc.pcapindex import build_index
+from bpfc.pcapwrite import PcapngWriter, PcapWriter
 from tests.conftest import CORPUS, CORPUS_PCAPS
 
 pcapy = pytest.importorskip("pcapy")

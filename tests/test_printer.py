@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from bpfc.pcapfile import Packet, PcapWriter, open_capture
+from bpfc.pcapfile import Packet, open_capture
+from bpfc.pcapwrite import PcapWriter
 from bpfc.printer import Printer
 
 from .conftest import CORPUS_PCAPS

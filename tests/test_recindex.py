@@ -16,7 +16,7 @@ import pytest
 from bpfc import recindex, vector, vm
 from bpfc.errors import CaptureFileError
 from bpfc.isa import Insn
-from bpfc.pcapfile import build_index
+from bpfc.pcapindex import build_index
 
 # -- the record index ------------------------------------------------------------------------
 
