@@ -8,7 +8,8 @@ Importing lark costs a cold ``bpfc -d`` some 15 ms, about a fifth of its run tim
 parse tables come ready-made from the on-disk cache. The tables are only a few dicts of strings
 and ints, and driving them takes a loop of thirty lines, so a successful parse needs no lark at
 all. A string the tables refuse goes back to lark (``parse`` returns None): lark's exception is
-what the friendly diagnostics in ``bpfc.syntax`` are written against, and errors may be slow.
+what the friendly diagnostics in ``bpfc.diagnostics`` are written against, and errors may be
+slow.
 
 What this module reproduces of lark's tree building is exactly what the grammar uses, and
 ``export`` checks that before it exports anything: every rule builds ``Tree(alias or rule name,
