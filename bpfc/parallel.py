@@ -134,6 +134,12 @@ class TwoCores:
         os.write(tok_w, b"".join(_TOKEN.pack(i) for i in range(self.total)))
         os.close(tok_w)
         self.known = self._known_program()
+        # Everything both processes run is imported before the fork, once: imported after it,
+        # a module is imported twice, once on each core (numpy alone takes ~32 ms).
+        import select  # noqa: F401
+
+        from . import recindex, vector  # noqa: F401
+
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
