@@ -12,7 +12,9 @@ The hop from one record header to the next is inherently sequential, so the exac
 form we measured); everything else is gathered with numpy. A long range is walked as many chains
 at once, in lockstep, from guessed record boundaries (``PcapScan.guess``); a chain is trusted only
 where the one before it lands exactly on its first record, so a wrong guess costs time, never a
-record.
+record. ``PcapScan.index_rows`` is the same walk for the two-process path: it gathers each
+record's head row as it steps onto it (one trip to memory per record, not two) and hands the
+records over in walk order, declining (None) wherever the exact walk must decide.
 """
 
 from __future__ import annotations
