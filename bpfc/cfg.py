@@ -619,7 +619,7 @@ def evaluate_value(value: Value, packet: bytes, wirelen: int, env: dict[int, int
         case Alu(op=op, a=a, b=b):
             x = evaluate_value(a, packet, wirelen, env)
             y = evaluate_value(b, packet, wirelen, env)
-            return _alu(op, x, y)
+            return alu(op, x, y)
         case Neg(a=a):
             return -evaluate_value(a, packet, wirelen, env) & 0xFFFFFFFF
         case Var(id=i):
@@ -636,7 +636,9 @@ def _offset(offset: Value, packet: bytes, wirelen: int, env: dict[int, int]) -> 
     return evaluate_value(var, packet, wirelen, env) + k
 
 
-def _alu(op: str, x: int, y: int) -> int:
+def alu(op: str, x: int, y: int) -> int:
+    """``x op y`` on 32-bit words as the filter machine computes it (raises ``Fault`` on a
+    division by zero; shifts by 32 or more give 0): one definition for evaluation and folding."""
     match op:
         case "+":
             return (x + y) & 0xFFFFFFFF
@@ -664,7 +666,12 @@ def _alu(op: str, x: int, y: int) -> int:
 def evaluate_test(test: Test, packet: bytes, wirelen: int, env: dict[int, int]) -> bool:
     v = evaluate_value(test.value, packet, wirelen, env)
     k = evaluate_value(test.operand, packet, wirelen, env)
-    match test.op:
+    return holds(test.op, v, k)
+
+
+def holds(op: str, v: int, k: int) -> bool:
+    """Whether a test ``v op k`` holds: one definition for evaluation and jump threading."""
+    match op:
         case "==":
             return v == k
         case ">":
@@ -673,7 +680,7 @@ def evaluate_test(test: Test, packet: bytes, wirelen: int, env: dict[int, int]) 
             return v >= k
         case "&":
             return bool(v & k)
-    raise AssertionError(test.op)
+    raise AssertionError(op)
 
 
 def evaluate(root: Node, packet: bytes, wirelen: int | None = None) -> int:

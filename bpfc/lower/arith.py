@@ -107,42 +107,28 @@ def lower_byteop(ctx: Context, node: nodes.ByteOp) -> Pred:
 
 
 def compare(op: nodes.RelOp, a: Value, b: Value) -> Pred:
-    """``a op b`` as a cBPF test; ``!=``, ``<``, ``<=`` are negations, as in libpcap."""
-    if isinstance(a, Const) and isinstance(b, Const):
-        return TRUE if _holds(op, a.k, b.k) else FALSE
-    if isinstance(a, Const):  # keep the constant as the jump's operand
+    """``a op b`` as a cBPF test; ``!=``, ``<``, ``<=`` are negations, as in libpcap. Two
+    constants fold to TRUE or FALSE by the same test semantics the filter runs."""
+    if isinstance(a, Const) and not isinstance(b, Const):  # keep the constant as the operand
         swapped: dict[nodes.RelOp, nodes.RelOp] = {
             "=": "=", "!=": "!=", ">": "<", "<": ">", ">=": "<=", "<=": ">="}
         a, b, op = b, a, swapped[op]
     match op:
         case "=":
-            return Test(a, "==", b)
+            test, negated = Test(a, "==", b), False
         case "!=":
-            return Not(Test(a, "==", b))
+            test, negated = Test(a, "==", b), True
         case ">":
-            return Test(a, ">", b)
+            test, negated = Test(a, ">", b), False
         case ">=":
-            return Test(a, ">=", b)
+            test, negated = Test(a, ">=", b), False
         case "<":
-            return Not(Test(a, ">=", b))
+            test, negated = Test(a, ">=", b), True
         case "<=":
-            return Not(Test(a, ">", b))
-
-
-def _holds(op: nodes.RelOp, x: int, y: int) -> bool:
-    match op:
-        case "=":
-            return x == y
-        case "!=":
-            return x != y
-        case ">":
-            return x > y
-        case ">=":
-            return x >= y
-        case "<":
-            return x < y
-        case "<=":
-            return x <= y
+            test, negated = Test(a, ">", b), True
+    if isinstance(a, Const) and isinstance(b, Const):
+        return TRUE if cfg.holds(test.op, a.k, b.k) != negated else FALSE
+    return Not(test) if negated else test
 
 
 # ---------------------------------------------------------------------------------------------
@@ -183,38 +169,13 @@ def fold(ctx: Context, node: nodes.BinOp, op: cfg.AluOp, a: Value, b: Value) -> 
                 return Const(0)
             return a
         if isinstance(a, Const):
-            return Const(_compute(op, a.k, b.k))
+            return Const(cfg.alu(op, a.k, b.k))
     if isinstance(a, Const) and a.k == 0:
         if op in ("+", "|", "^"):
             return b
         if op != "-":
             return Const(0)
     return cfg.Alu(op, a, b)
-
-
-def _compute(op: cfg.AluOp, x: int, y: int) -> int:
-    """``x op y`` for constants (``y`` is nonzero for ``/`` and ``%``, at most 31 for shifts)."""
-    match op:
-        case "+":
-            return (x + y) & _MASK
-        case "-":
-            return (x - y) & _MASK
-        case "*":
-            return (x * y) & _MASK
-        case "/":
-            return x // y
-        case "%":
-            return x % y
-        case "&":
-            return x & y
-        case "|":
-            return x | y
-        case "^":
-            return x ^ y
-        case "<<":
-            return (x << y) & _MASK
-        case ">>":
-            return x >> y
 
 
 def _accessor(ctx: Context, acc: nodes.Accessor) -> Operand:

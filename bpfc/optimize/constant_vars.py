@@ -46,7 +46,7 @@ def _substitute(value: cfg.Value, constants: dict[int, int]) -> cfg.Value:
             if op in ("/", "%") and isinstance(new_b, cfg.Const) and new_b.k == 0:
                 return value  # a constant division by zero would not even pass the checker
             if isinstance(new_a, cfg.Const) and isinstance(new_b, cfg.Const):
-                return cfg.Const(cfg._alu(op, new_a.k, new_b.k))
+                return cfg.Const(cfg.alu(op, new_a.k, new_b.k))
             return cfg.Alu(op, new_a, new_b)
         case cfg.Neg(a=a):
             new_a = _substitute(a, constants)

@@ -67,7 +67,7 @@ class _Known:
         if values is not None:
             if not values:
                 return False  # unreachable: any answer is right
-            outcomes = {_holds(op, v, k) for v in values}
+            outcomes = {cfg.holds(op, v, k) for v in values}
             return outcomes.pop() if len(outcomes) == 1 else None
         lo, hi = self.lo, self.hi
         match op:
@@ -154,17 +154,6 @@ def _normal(lo: int, hi: int, ones: int, zeros: int, values: frozenset[int] | No
         if any(not lo <= e <= hi for e in excluded):
             excluded = frozenset(e for e in excluded if lo <= e <= hi)
     return _Known(lo, hi, ones, zeros, values, excluded)
-
-
-def _holds(op: str, v: int, k: int) -> bool:
-    match op:
-        case "==":
-            return v == k
-        case ">":
-            return v > k
-        case ">=":
-            return v >= k
-    return bool(v & k)
 
 
 @functools.lru_cache(maxsize=1 << 15)

@@ -29,7 +29,7 @@ def fold(value: cfg.Value) -> cfg.Value:
             if isinstance(a, cfg.Const) and isinstance(b, cfg.Const):
                 if op in ("/", "%") and b.k == 0:
                     return cfg.Alu(op, a, b)
-                return cfg.Const(cfg._alu(op, a.k, b.k))
+                return cfg.Const(cfg.alu(op, a.k, b.k))
             match op, a, b:
                 case ("<<", cfg.Alu(op="&", a=cfg.Load(offset=o, size=1), b=cfg.Const(k=0xF)),
                       cfg.Const(k=2)) | \
