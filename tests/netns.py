@@ -170,3 +170,23 @@ def namespace() -> Iterator[Netns]:
         yield ns
     finally:
         _delete(name)
+
+
+@contextmanager
+def veth_or_skip() -> Iterator[tuple[Netns, Veth]]:
+    """A fresh namespace with one veth pair, or the calling test skipped when namespaces
+    cannot be made here. Only the setup skips: a failure inside the block fails the test."""
+    import pytest
+
+    reason = unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    try:
+        context = namespace()
+        ns = context.__enter__()
+    except NetnsError as exc:
+        pytest.skip(f"'ip netns' is unavailable: {exc}")
+    try:
+        yield ns, ns.add_veth()
+    finally:
+        context.__exit__(None, None, None)

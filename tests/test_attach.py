@@ -287,19 +287,8 @@ needs_netns = pytest.mark.skipif(netns.unavailable() is not None,
 
 @pytest.fixture(scope="module")
 def pair() -> Iterator[tuple[netns.Netns, netns.Veth, list[bytes]]]:
-    reason = netns.unavailable()
-    if reason is not None:
-        pytest.skip(reason)
-    try:
-        context = netns.namespace()
-        ns = context.__enter__()
-    except netns.NetnsError as exc:
-        pytest.skip(f"'ip netns' is unavailable: {exc}")
-    try:
-        veth = ns.add_veth()
+    with netns.veth_or_skip() as (ns, veth):
         yield ns, veth, livekit.frames(veth.mac_a, veth.mac_b)
-    finally:
-        context.__exit__(None, None, None)
 
 
 def _flooding(ns: netns.Netns, device: str, frames: list[bytes]) -> tuple[threading.Event,

@@ -75,18 +75,10 @@ class Link:
 
 @pytest.fixture(scope="module")
 def link() -> Iterator[Link]:
-    try:
-        context = netns.namespace()
-        ns = context.__enter__()
-    except netns.NetnsError as exc:
-        pytest.skip(f"'ip netns' is unavailable: {exc}")
-    try:
-        veth = ns.add_veth()
+    with netns.veth_or_skip() as (ns, veth):
         from_a = livekit.frames(veth.mac_a, veth.mac_b)
         from_b = livekit.frames(veth.mac_b, veth.mac_a, base=100)[:6]
         yield Link(ns, veth, from_a, from_b)
-    finally:
-        context.__exit__(None, None, None)
 
 
 def collect(captures: dict[str, Capture], want: dict[str, int],

@@ -111,16 +111,7 @@ print(json.dumps(report))
 
 
 def test_sniff_live_without_tcpdump(tmp_path: Path) -> None:
-    reason = netns.unavailable()
-    if reason is not None:
-        pytest.skip(reason)
-    try:
-        context = netns.namespace()
-        ns = context.__enter__()
-    except netns.NetnsError as exc:
-        pytest.skip(f"'ip netns' is unavailable: {exc}")
-    try:
-        veth = ns.add_veth()
+    with netns.veth_or_skip() as (ns, veth):
         frames = livekit.frames(veth.mac_a, veth.mac_b)
         spec = {"rx": veth.b, "tx": veth.a, "filters": LIVE_FILTERS,
                 "frames": [f.hex() for f in frames]}
@@ -130,8 +121,6 @@ def test_sniff_live_without_tcpdump(tmp_path: Path) -> None:
         done = subprocess.run(ns.exec_argv(sys.executable, "-c", SCRIPT, json.dumps(spec)),
                               capture_output=True, text=True, timeout=120, env=env, cwd=REPO,
                               check=False)
-    finally:
-        context.__exit__(None, None, None)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.splitlines()[-1])
     assert report["tcpdump"] is None
