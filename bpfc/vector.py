@@ -35,7 +35,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from . import isa
+from . import isa, vm
 from .isa import Insn
 
 U8Array = npt.NDArray[np.uint8]
@@ -367,28 +367,7 @@ def _compose(data: U8Array, at: I64Array, size: int) -> U32Array:
 def _alu(op: int, a: Reg, b: Reg) -> Reg:
     """u32 ``a op b``; the divisor and shift count are never problematic here (see callers)."""
     if isinstance(a, int) and isinstance(b, int):
-        match op:
-            case isa.BPF_ADD:
-                return (a + b) & U32
-            case isa.BPF_SUB:
-                return (a - b) & U32
-            case isa.BPF_MUL:
-                return (a * b) & U32
-            case isa.BPF_DIV:
-                return a // b
-            case isa.BPF_MOD:
-                return a % b
-            case isa.BPF_AND:
-                return a & b
-            case isa.BPF_OR:
-                return a | b
-            case isa.BPF_XOR:
-                return a ^ b
-            case isa.BPF_LSH:
-                return (a << b) & U32 if b < 32 else 0
-            case isa.BPF_RSH:
-                return a >> b if b < 32 else 0
-        raise AssertionError(f"ALU operation 0x{op:02x}")
+        return vm.ALU_OPS[op](a, b)
     va = np.uint32(a) if isinstance(a, int) else a
     vb = np.uint32(b) if isinstance(b, int) else b
     match op:

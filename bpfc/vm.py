@@ -92,7 +92,8 @@ def _shr(a: int, n: int) -> int:
     return a >> n if n < 32 else 0
 
 
-_ALU_OPS: dict[int, Callable[[int, int], int]] = {
+#: ``a op b`` on u32 words per BPF ALU operation (the divisor is nonzero: callers check).
+ALU_OPS: dict[int, Callable[[int, int], int]] = {
     isa.BPF_ADD: lambda a, b: (a + b) & U32,
     isa.BPF_SUB: lambda a, b: (a - b) & U32,
     isa.BPF_MUL: lambda a, b: (a * b) & U32,
@@ -121,7 +122,7 @@ def _alu_handler(info: isa.OpInfo) -> _Handler:
         def neg(m: _Machine, insn: Insn) -> None:
             m.a = -m.a & U32
         return neg
-    fn = _ALU_OPS[op]
+    fn = ALU_OPS[op]
     from_x = info.operand == "x"
     divides = op in _DIVIDES
 
