@@ -354,14 +354,21 @@ class Printer:
 
     # -- TCP and UDP ------------------------------------------------------------------------
 
-    def _tcp(self, c: _Cursor, out: list[str], at: int, length: int, src: str, dst: str,
-             src_b: bytes, dst_b: bytes) -> None:
-        c.proto = "tcp"
+    @staticmethod
+    def _ports(c: _Cursor, out: list[str], proto: str, at: int, src: str,
+               dst: str) -> tuple[int, int]:
+        """``src.sport > dst.dport: `` of a TCP or UDP header at ``at`` (truncated: no ports)."""
+        c.proto = proto
         if at + 4 > len(c.data):
             out.append(f"{src} > {dst}:")
-            raise Truncated("tcp")
+            raise Truncated(proto)
         sport, dport = c.u16(at), c.u16(at + 2)
         out.append(f"{src}.{sport} > {dst}.{dport}: ")
+        return sport, dport
+
+    def _tcp(self, c: _Cursor, out: list[str], at: int, length: int, src: str, dst: str,
+             src_b: bytes, dst_b: bytes) -> None:
+        sport, dport = self._ports(c, out, "tcp", at, src, dst)
         hlen = (c.u8(at + 12) >> 4) * 4
         if hlen < 20:
             out.append(f" tcp {length - hlen} [bad hdr length {hlen} - too short, < 20]")
@@ -462,12 +469,7 @@ class Printer:
 
     def _udp(self, c: _Cursor, out: list[str], at: int, length: int, src: str,
              dst: str) -> None:
-        c.proto = "udp"
-        if at + 4 > len(c.data):
-            out.append(f"{src} > {dst}:")
-            raise Truncated("udp")
-        sport, dport = c.u16(at), c.u16(at + 2)
-        out.append(f"{src}.{sport} > {dst}.{dport}: ")
+        self._ports(c, out, "udp", at, src, dst)
         ulen = c.u16(at + 4)
         if ulen < 8:
             out.append(f"UDP, bad length {ulen} < 8")
