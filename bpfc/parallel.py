@@ -283,27 +283,29 @@ class _Worker:
         index: int = _TOKEN.unpack(token)[0]
         return index
 
-    def index(self, index: int, exact: bool = False) -> Indexed:
-        """The records of segment ``index``, from a guessed first boundary (-1: none found);
-        unless ``exact``, only that boundary when the segment can be walked ``index_rows``'s
-        way (no offsets: the caller walks it)."""
+    def first_boundary(self, index: int) -> int:
+        """The first record boundary of segment ``index``, guessed (-1: none found)."""
         import numpy as np
 
-        begin, stop = self.pair.bounds(index)
+        begin, _ = self.pair.bounds(index)
         # The two processes take segments in turn: have the kernel start reading the one two
         # ahead while this one is indexed, so each segment is asked for once (for a file
         # already in the page cache this costs a walk of its pages, ~0.3 ms a segment).
         ahead, _ = self.pair.bounds(index + 2)
         self.scan.prefetch(ahead, self.pair.step)
-        start = 24
-        if index:
-            start = int(self.scan.guess(np.array([begin], dtype=np.int64), 1 << 40,
-                                        SEGMENT_GUESS)[0])
+        if not index:
+            return 24
+        return int(self.scan.guess(np.array([begin], dtype=np.int64), 1 << 40,
+                                   SEGMENT_GUESS)[0])
+
+    def index(self, index: int, start: int) -> Indexed:
+        """The records of segment ``index`` in file order, walked exactly from ``start`` (its
+        guessed first boundary; -1: none found)."""
+        import numpy as np
+
         if start < 0:
             return Indexed(index, -1, np.zeros(0, dtype=np.int64), -1)
-        if not exact:
-            return Indexed(index, start, np.zeros(0, dtype=np.int64), -1)
-        offsets, after = self.scan.index(start, stop)
+        offsets, after = self.scan.index(start, self.pair.bounds(index)[1])
         return Indexed(index, start, offsets, after)
 
     def segment(self, found: Indexed, stages: Stages) -> Segment:
@@ -344,13 +346,13 @@ class _Worker:
 
     def work(self, index: int, stages: Stages) -> Segment:
         since = time.perf_counter()
-        found = self.index(index)
-        if found.start >= 0 and not len(found.offsets):
-            chunk = self.scan.index_rows(found.start, self.pair.bounds(index)[1])
+        start = self.first_boundary(index)
+        if start >= 0:
+            chunk = self.scan.index_rows(start, self.pair.bounds(index)[1])
             if chunk is not None:
                 stages.add("index", since)
-                return self.walked(index, found.start, chunk, stages)
-            found = self.index(index, exact=True)
+                return self.walked(index, start, chunk, stages)
+        found = self.index(index, start)  # the exact walk decides what index_rows declined
         stages.add("index", since)
         return self.segment(found, stages)
 
@@ -402,7 +404,7 @@ class _Worker:
                 break
             if waiting:
                 since = time.perf_counter()
-                found = self.index(index, exact=True)
+                found = self.index(index, self.first_boundary(index))
                 backlog.append(found)
                 # Its pages come back when it is filtered; meanwhile they would only add up.
                 self.pair.m.forget(found.start, found.after)
