@@ -228,15 +228,11 @@ class PcapScan:
         one record. A chain is trusted only if the chain before it (or ``start``) lands exactly
         on its first record; an untrusted one is walked again, the slow exact way, from where
         the previous one really ended. So a wrong guess costs time, never a record."""
-        span = stop - start
-        chains = min(span // CHAIN_BYTES, MAX_CHAINS)
-        if chains < MIN_CHAINS:
+        chained = self._chains(start, stop)
+        if chained is None:
             marks, after = self.walk(start, stop)
             return np.array(marks, dtype=np.int64), after
-        spacing = span // chains
-        guesses = self.guess(start + spacing * np.arange(1, chains, dtype=np.int64), spacing)
-        starts = np.concatenate([np.array([start], dtype=np.int64), guesses[guesses >= 0]])
-        stops = np.append(starts[1:], np.int64(stop))
+        starts, stops = chained
         ids, positions, landing, tails = self._lockstep(starts, stops)
         positions = positions[np.argsort(ids, kind="stable")]
         if not tails and np.array_equal(landing[:-1], starts[1:]):
@@ -257,6 +253,19 @@ class PcapScan:
                 pieces.append(np.array(marks, dtype=np.int64))
             begin = end
         return np.concatenate(pieces), expected
+
+    def _chains(self, start: int, stop: int) -> tuple[I64Array, I64Array] | None:
+        """Where the lockstep chains over [start, stop) begin (``start``, then the boundaries
+        guessed about CHAIN_BYTES apart) and where each must stop (the next one's start); None
+        when the range is too short for numpy to pay."""
+        span = stop - start
+        chains = min(span // CHAIN_BYTES, MAX_CHAINS)
+        if chains < MIN_CHAINS:
+            return None
+        spacing = span // chains
+        guesses = self.guess(start + spacing * np.arange(1, chains, dtype=np.int64), spacing)
+        starts = np.concatenate([np.array([start], dtype=np.int64), guesses[guesses >= 0]])
+        return starts, np.append(starts[1:], np.int64(stop))
 
     def _lockstep(self, starts: I64Array, stops: I64Array
                   ) -> tuple[npt.NDArray[np.int16], I64Array, I64Array, dict[int, list[int]]]:
@@ -296,14 +305,10 @@ class PcapScan:
         short a range): the caller then takes ``index``, which sorts all of that out. The
         chunk's rows live in a buffer the next call reuses: filter it before walking on."""
         stop = min(stop, self.size)
-        span = stop - start
-        chains = min(span // CHAIN_BYTES, MAX_CHAINS)
-        if chains < MIN_CHAINS:
+        chained = self._chains(start, stop)
+        if chained is None:
             return None
-        spacing = span // chains
-        guesses = self.guess(start + spacing * np.arange(1, chains, dtype=np.int64), spacing)
-        starts = np.concatenate([np.array([start], dtype=np.int64), guesses[guesses >= 0]])
-        ends = np.append(starts[1:], np.int64(stop))
+        starts, ends = chained
         # A chain leaves the lockstep where a whole row no longer fits in the file; the walk
         # one by one takes it to its end (``gather`` pads those last rows).
         limit = np.minimum(ends, self.size - ROW + 1)
@@ -314,7 +319,7 @@ class PcapScan:
         seen: list[I64Array] = []
         # Rows go straight into one buffer kept from call to call: a fresh array per step
         # (and their concatenation) would cost more in page faults than the gathers do.
-        self._heads_for(span // 256 + len(starts))
+        self._heads_for((stop - start) // 256 + len(starts))
         filled = 0
         while len(chain) >= MIN_ACTIVE:
             head = self._put_rows(filled, rows_of[here])
