@@ -16,6 +16,7 @@ import struct
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 from scapy.layers.inet import IP, UDP
@@ -291,19 +292,37 @@ def pair() -> Iterator[tuple[netns.Netns, netns.Veth, list[bytes]]]:
         yield ns, veth, livekit.frames(veth.mac_a, veth.mac_b)
 
 
-def _flooding(ns: netns.Netns, device: str, frames: list[bytes]) -> tuple[threading.Event,
-                                                                          threading.Thread]:
-    stop = threading.Event()
+@dataclass
+class _Flood:
+    """A thread sending ``frames`` round after round until ``stop`` is set; ``rounds`` counts
+    the rounds it has finished."""
 
-    def flood() -> None:
+    stop: threading.Event
+    thread: threading.Thread
+    rounds: int = 0
+
+    def wait_rounds(self, count: int, limit: float = 5.0) -> None:
+        """Until ``count`` more whole rounds have gone out (the frames sent after this call)."""
+        target = self.rounds + count
+        deadline = time.monotonic() + limit
+        while self.rounds < target and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert self.rounds >= target, "the flood stalled"
+
+
+def _flooding(ns: netns.Netns, device: str, frames: list[bytes]) -> _Flood:
+    flood = _Flood(threading.Event(), threading.Thread(daemon=True))
+
+    def send() -> None:
         with ns.sender(device) as sock:
-            while not stop.is_set():
+            while not flood.stop.is_set():
                 for frame in frames:
                     sock.send(frame)
+                flood.rounds += 1
 
-    thread = threading.Thread(target=flood, daemon=True)
-    thread.start()
-    return stop, thread
+    flood.thread = threading.Thread(target=send, daemon=True)
+    flood.thread.start()
+    return flood
 
 
 def _read_all(sock: socket.socket, quiet: float = 0.1) -> list[bytes]:
@@ -329,7 +348,7 @@ def test_attach_to_a_busy_packet_socket(pair: tuple[netns.Netns, netns.Veth, lis
     program = bpfc.compile(text, live=True)
     keep = {f for f in frames
             if livekit.verdict(program, livekit.received_view(f, veth.mac_b, veth.index_b))}
-    stop, thread = _flooding(ns, veth.a, frames)
+    flood = _flooding(ns, veth.a, frames)
     try:
         with ns.entered():
             sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
@@ -337,11 +356,12 @@ def test_attach_to_a_busy_packet_socket(pair: tuple[netns.Netns, netns.Veth, lis
             sock.bind((veth.b, 3))
             time.sleep(0.05)  # let frames of every kind queue up
             attached = bpfc.attach(sock, text, drain=drain)
-            stop.set()
-            thread.join(5)
+            flood.wait_rounds(2)  # at least one whole round sent with the filter in place
+            flood.stop.set()
+            flood.thread.join(5)
             got = _read_all(sock)
     finally:
-        stop.set()
+        flood.stop.set()
     assert attached == program
     leaked = [g for g in got if g not in keep]
     assert got
