@@ -18,6 +18,7 @@ exits with status 1; ``--debug`` shows the Python traceback instead.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -312,6 +313,14 @@ def main() -> None:
     # lark uses the third-party ``regex`` module when it is installed; plain ``re`` serves our
     # grammar, and skipping ``regex`` saves a cold start ~5 ms. Only in our own process.
     sys.modules.setdefault("regex", None)  # type: ignore[arg-type]
+    # numpy starts OpenBLAS's thread pool on import, and its threads spin waiting for work
+    # that never comes (bpfc does no linear algebra): ~45 ms of CPU per ``-r`` run, taken
+    # from the two filtering processes on a two-core machine. One thread: no pool.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    # This process ends in ``os._exit`` below, so the cyclic collector only costs time: its
+    # passes over the young objects during imports, and one over everything ``-r`` made, as
+    # soon as it is enabled again (4 ms). A live capture runs for long and enables it again.
+    gc.disable()
     status = run(sys.argv[1:])
     # Every output file has been closed by now. Leave without tearing the interpreter down:
     # module teardown and a last collection over numpy and the parser take 10-20 ms, a tenth

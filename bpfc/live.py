@@ -28,6 +28,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import fcntl
+import gc
 import mmap
 import os
 import select
@@ -654,6 +655,9 @@ def _printer(args: Any, capture: Capture) -> Callable[[Packet], str]:
 def run(args: Any) -> int:
     """``bpfc -i IFACE ...`` and ``bpfc -D``: capture until ``-c`` packets, Ctrl-C or SIGTERM,
     then print tcpdump's three-line summary on stderr."""
+    # ``cli.main`` runs without the cyclic collector (its commands are short and end in
+    # ``os._exit``); a capture runs as long as the user wants, so it collects.
+    gc.enable()
     if args.list_interfaces:
         for number, row in enumerate(list_devices(), 1):
             print(row.line(number))

@@ -172,3 +172,53 @@ def test_debug_shows_the_traceback() -> None:
     result = run("--debug", "-d", "tpc port 80")
     assert result.returncode != 0
     assert "Traceback" in result.stderr and "FilterSyntaxError" in result.stderr
+
+
+@pytest.mark.parametrize("users", [None, "4"])
+def test_main_runs_without_blas_threads_or_the_collector(users: str | None,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``bpfc`` asks OpenBLAS (which numpy loads) for no thread pool, unless the user chose a
+    size, and runs without the cyclic collector (it ends in ``os._exit``)."""
+    import gc
+
+    from bpfc import cli
+
+    if users is None:
+        monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", users)
+    seen: dict[str, object] = {}
+
+    def fake_run(argv: list[str]) -> int:
+        seen.update(threads=os.environ.get("OPENBLAS_NUM_THREADS"), collecting=gc.isenabled())
+        return 3
+
+    def fake_exit(status: int) -> None:
+        raise SystemExit(status)
+
+    monkeypatch.setattr(cli, "run", fake_run)
+    monkeypatch.setattr(os, "_exit", fake_exit)
+    try:
+        with pytest.raises(SystemExit) as leaving:
+            cli.main()
+    finally:
+        gc.enable()
+    assert leaving.value.code == 3
+    assert seen == {"threads": users or "1", "collecting": False}
+
+
+def test_a_live_capture_collects_cycles_again(capsys: pytest.CaptureFixture[str]) -> None:
+    """``cli.main`` turns the collector off for its short commands; a capture can run for
+    hours, so ``live.run`` turns it back on (here through ``-D``, which lists devices)."""
+    import argparse
+    import gc
+
+    from bpfc import live
+
+    gc.disable()
+    try:
+        assert live.run(argparse.Namespace(list_interfaces=True)) == 0
+        assert gc.isenabled()
+    finally:
+        gc.enable()
+    assert "lo" in capsys.readouterr().out
