@@ -39,6 +39,8 @@ from .errors import CaptureFileError
 from .runwriter import CopySink
 
 if TYPE_CHECKING:
+    import threading
+
     import numpy as np
     import numpy.typing as npt
 
@@ -241,11 +243,14 @@ def run(args: argparse.Namespace) -> int:
 
     # No reference cycles are made on the way, and the collector would otherwise walk the
     # young generation again and again while the writer makes a memoryview per run of matches.
+    # Left as the caller had it (``cli.main`` has it off: re-enabling costs a pass over all).
+    collecting = gc.isenabled()
     gc.disable()
     try:
         return _run(args)
     finally:
-        gc.enable()
+        if collecting:
+            gc.enable()
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -254,6 +259,7 @@ def _run(args: argparse.Namespace) -> int:
     filters = Filters(opts.expression, optimize=opts.optimize, netmask=opts.netmask,
                       stages=stages)
     counts = Counts()
+    _refuse_to_overwrite_input(opts)
     mapped = _open_mapped(opts)
     if mapped is not None:
         try:
@@ -293,13 +299,70 @@ def _announce(path: str, linktype: int, snaplen: int) -> None:
 
 
 def _open_output(path: str) -> IO[bytes]:
-    if path == "-":
-        sys.stdout.flush()
-        return open(sys.stdout.fileno(), "wb", buffering=0, closefd=False)
+    return _Output.start(path).ready()
+
+
+@dataclass(slots=True)
+class _Output:
+    """The ``-w`` file, being opened. An existing regular file is emptied by a second thread
+    (``ftruncate`` releases the GIL): giving a 40 MB file's pages back to the kernel takes
+    ~9 ms, which then overlaps importing numpy instead of coming before it. Nothing may be
+    written before ``ready()``, which waits for the emptying and reports its failure."""
+
+    path: str
+    file: IO[bytes]
+    emptying: threading.Thread | None = None
+    failure: OSError | None = None
+
+    @classmethod
+    def start(cls, path: str) -> _Output:
+        if path == "-":
+            sys.stdout.flush()
+            return cls(path, open(sys.stdout.fileno(), "wb", buffering=0, closefd=False))
+        try:
+            # What ``open(path, "wb")`` does, but for O_TRUNC.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        except OSError as err:
+            raise CaptureFileError(f"cannot write: {err.strerror}", path=path) from None
+        out = cls(path, open(fd, "wb", buffering=0))
+        info = os.fstat(fd)
+        if stat.S_ISREG(info.st_mode) and info.st_size > 0:
+            import threading
+
+            out.emptying = threading.Thread(target=out._empty, name="bpfc-truncate",
+                                            daemon=True)
+            out.emptying.start()
+        return out
+
+    def _empty(self) -> None:
+        try:
+            os.ftruncate(self.file.fileno(), 0)
+        except OSError as err:
+            self.failure = err
+
+    def ready(self) -> IO[bytes]:
+        if self.emptying is not None:
+            self.emptying.join()
+            self.emptying = None
+        if self.failure is not None:
+            self.file.close()
+            raise CaptureFileError(f"cannot write: {self.failure.strerror}", path=self.path)
+        return self.file
+
+
+def _refuse_to_overwrite_input(opts: Options) -> None:
+    """``-w`` naming the file ``-r`` reads would empty the capture before it is read (tcpdump
+    then writes an empty capture and says nothing): refused before anything is opened."""
+    if opts.write is None or opts.write == "-":
+        return
     try:
-        return open(path, "wb", buffering=0)
-    except OSError as err:
-        raise CaptureFileError(f"cannot write: {err.strerror}", path=path) from None
+        out = os.stat(opts.write)
+        source = os.fstat(sys.stdin.fileno()) if opts.source == "-" else os.stat(opts.source)
+    except (OSError, ValueError):
+        return  # no such output yet, or no input to compare: opening them says what is wrong
+    if stat.S_ISREG(out.st_mode) and (out.st_dev, out.st_ino) == (source.st_dev, source.st_ino):
+        raise CaptureFileError("-w names the capture file being read; refusing to overwrite "
+                               "it (write to another file)", path=opts.write)
 
 
 # -- the mapped, vectorised path -------------------------------------------------------------
@@ -369,7 +432,11 @@ def _open_mapped(opts: Options) -> Mapped | None:
 def _run_mapped(m: Mapped, opts: Options, filters: Filters, counts: Counts,
                 stages: Stages) -> CaptureFileError | None:
     _announce(m.path, m.linktype, m.header.snaplen)
-    sink = _mapped_sink(m, opts)
+    output = None if opts.count_only or opts.write is None else _Output.start(opts.write)
+    # Every way through here takes the record index and numpy (~40 ms to import): imported
+    # now, while an existing output file is emptied on the other core.
+    from . import recindex  # noqa: F401
+    sink = _mapped_sink(m, opts, output)
     try:
         if (filters.accepts_all and isinstance(sink, CopySink) and sink.writer.positional
                 and opts.max_count is None):
@@ -462,15 +529,15 @@ def _copy_everything(m: Mapped, opts: Options, filters: Filters, counts: Counts,
     return None if damage_at is None else replay_damage(m, damage_at)
 
 
-def _mapped_sink(m: Mapped, opts: Options) -> Sink:
-    if opts.count_only:
-        return CountSink()
-    if opts.write is None:
+def _mapped_sink(m: Mapped, opts: Options, output: _Output | None) -> Sink:
+    if output is None:
+        if opts.count_only:
+            return CountSink()
         return PrintSink(sys.stdout, link_header=opts.link_header, quiet=opts.quiet,
                          verbose=opts.verbose)
     from .pcapfile import PcapngWriter
 
-    out = _open_output(opts.write)
+    out = output.ready()
     if opts.out_format in (None, "pcap"):
         return CopySink(out, m.file.fileno(), m.buf, m.header.pack())
     return WriterSink(PcapngWriter(out, m.linktype, m.header.snaplen,

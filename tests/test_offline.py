@@ -223,6 +223,65 @@ def test_the_second_process_inherits_its_imports(generated: Path, tmp_path: Path
         done.stdout + done.stderr
 
 
+
+@pytest.mark.parametrize("mode", ["one-core", "two-cores", "jit", "vector-stream"])
+def test_an_existing_output_file_is_replaced(generated: Path, tmp_path: Path, mode: str,
+                                             request: pytest.FixtureRequest) -> None:
+    """An output file that exists is emptied first (by a second thread, on the mapped path):
+    what was in it, even past the end of the new capture, is gone."""
+    extra = _mode_args(mode, request)
+    fresh, reused = tmp_path / "fresh.pcap", tmp_path / "reused.pcap"
+    assert bpfc("-r", str(generated), "-w", str(fresh), *extra, "udp") == 0
+    reused.write_bytes(b"\xee" * (generated.stat().st_size + 65536))
+    assert bpfc("-r", str(generated), "-w", str(reused), *extra, "udp") == 0
+    assert reused.read_bytes() == fresh.read_bytes()
+    assert records(reused) == libpcap_matches(generated, "udp")
+
+
+def test_an_output_that_cannot_be_written_is_reported(generated: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    assert bpfc("-r", str(generated), "-w", str(tmp_path / "no" / "such" / "dir.pcap"),
+                "udp") != 0
+    assert "cannot write: No such file or directory" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("engine", ["auto", "jit"])
+def test_writing_over_the_capture_being_read_is_refused(generated: Path, tmp_path: Path,
+                                                        engine: str,
+                                                        capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    """tcpdump empties the capture it reads and writes an empty one; bpfc refuses, whatever
+    name the output is given (the same path, another spelling, a hard link, standard input)."""
+    source = tmp_path / "in.pcap"
+    shutil.copy(generated, source)
+    os.link(source, tmp_path / "link.pcap")
+    before = source.read_bytes()
+    for out in (source, tmp_path / "." / "in.pcap", tmp_path / "link.pcap"):
+        assert bpfc("-r", str(source), "-w", str(out), "--engine", engine, "udp") == 1
+        err = capsys.readouterr().err
+        assert f"{out}: -w names the capture file being read; refusing to overwrite" in err
+        assert source.read_bytes() == before
+    with source.open("rb") as stdin:
+        done = subprocess.run([sys.executable, "-m", "bpfc", "-r", "-", "-w", str(source), "udp"],
+                              stdin=stdin, capture_output=True, check=False,
+                              env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert done.returncode == 1 and b"refusing to overwrite" in done.stderr, done.stderr
+    assert source.read_bytes() == before
+
+
+def test_the_run_leaves_the_collector_as_it_found_it(generated: Path, tmp_path: Path) -> None:
+    import gc
+
+    assert gc.isenabled()
+    assert bpfc("-r", str(generated), "-w", str(tmp_path / "o.pcap"), "udp") == 0
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert bpfc("-r", str(generated), "-w", str(tmp_path / "o.pcap"), "udp") == 0
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
 # -- every corpus file, against libpcap ----------------------------------------------------------
 
 def _corpus() -> list[Path]:
