@@ -14,10 +14,12 @@ fill one file. numpy is imported only inside the functions that need it, as ``of
 
 from __future__ import annotations
 
+import errno
+import functools
 import mmap
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 
     BoolArray = npt.NDArray[np.bool_]
     I64Array = npt.NDArray[np.int64]
+    U8Array = npt.NDArray[np.uint8]
 
 #: Runs of matching records at least this long are copied inside the kernel.
 KERNEL_COPY_MIN: Final = 1 << 20
@@ -48,6 +51,8 @@ class RunWriter:
         self.positional = stat.S_ISREG(os.fstat(fd).st_mode)
         self.position = position
         self.kernel_copy = True
+        #: The map's bytes as a numpy array (for their address), made on first use.
+        self._bytes: U8Array | None = None
 
     def write(self, begins: I64Array, ends: I64Array, at: int | None = None) -> int:
         """Writes [begins[i], ends[i]) of the input, in order, at output offset ``at`` (default:
@@ -56,7 +61,13 @@ class RunWriter:
         assert view is not None
         pos = self.position if at is None else at
         if not self.kernel_copy or int((ends - begins).max(initial=0)) < KERNEL_COPY_MIN:
-            # Short runs only (the common case): slices made in bulk, IOV_MAX per call.
+            # Short runs only (the common case).
+            calls = _libc_vector_writes()
+            if calls is not None:
+                pos = self._write_iovecs(calls, begins, ends, pos)
+                if at is None:
+                    self.position = pos
+                return pos
             sizes = ends - begins
             b, e = begins.tolist(), ends.tolist()
             for first in range(0, len(b), IOV_MAX):
@@ -82,6 +93,49 @@ class RunWriter:
             self.position = pos
         return pos
 
+    def _write_iovecs(self, calls: tuple[Callable[..., int], Callable[..., int]],
+                      begins: I64Array, ends: I64Array, pos: int) -> int:
+        """Writes the ranges with libc's ``pwritev``/``writev`` from an iovec array that numpy
+        fills (address of the map + offset, length), IOV_MAX per call: no Python object per
+        run. A short write finishes its call's ranges the ordinary way."""
+        import ctypes
+
+        import numpy as np
+
+        assert self.view is not None
+        count = len(begins)
+        if not count:
+            return pos
+        size = len(self.view)
+        if int(begins.min()) < 0 or int(ends.max()) > size or bool(np.any(ends < begins)):
+            raise AssertionError("a run of matches outside the mapped file")
+        if self._bytes is None:
+            self._bytes = np.frombuffer(self.view, dtype=np.uint8)
+        iov = np.empty((count, 2), dtype=np.uint64)
+        np.add(begins, self._bytes.ctypes.data, out=iov[:, 0], casting="unsafe")
+        np.subtract(ends, begins, out=iov[:, 1], casting="unsafe")
+        totals = np.add.reduceat(iov[:, 1], np.arange(0, count, IOV_MAX)).tolist()
+        pwritev, writev = calls
+        address = iov.ctypes.data
+        for call, first in enumerate(range(0, count, IOV_MAX)):
+            batch = min(IOV_MAX, count - first)
+            where = address + 16 * first
+            while True:
+                done = (pwritev(self.fd, where, batch, pos) if self.positional
+                        else writev(self.fd, where, batch))
+                if done >= 0 or ctypes.get_errno() != errno.EINTR:
+                    break
+            if done < 0:
+                code = ctypes.get_errno()
+                raise OSError(code, os.strerror(code))
+            pos += done
+            if done != totals[call]:  # a pipe, a signal: the rest of this call, slice by slice
+                rest = [self.view[b:e] for b, e in
+                        zip(begins[first:first + batch].tolist(),
+                            ends[first:first + batch].tolist(), strict=True)]
+                pos = self.vector(_after(rest, done), pos, totals[call] - done)
+        return pos
+
     def vector(self, parts: list[memoryview], pos: int, total: int | None = None) -> int:
         """Writes ``parts`` (``total`` bytes, when the caller knows) at ``pos`` (or at the
         stream's position); the offset after them."""
@@ -95,11 +149,7 @@ class RunWriter:
             if not total:
                 return pos
             # A short write (a pipe, a signal): drop what went out, go on with the rest.
-            first = 0
-            while done >= len(parts[first]):
-                done -= len(parts[first])
-                first += 1
-            parts = [parts[first][done:], *parts[first + 1:]]
+            parts = _after(parts, done)
         return pos
 
     def _copy(self, begin: int, end: int, pos: int) -> int:
@@ -123,6 +173,7 @@ class RunWriter:
         return pos
 
     def release(self) -> None:
+        self._bytes = None  # it holds on to the view
         if self.view is not None:
             self.view.release()
             self.view = None
@@ -157,6 +208,38 @@ class CopySink:
     def close(self) -> None:
         self.writer.release()
         self.out.close()
+
+
+def _after(parts: list[memoryview], done: int) -> list[memoryview]:
+    """What is left of ``parts`` once their first ``done`` bytes are written."""
+    first = 0
+    while first < len(parts) and done >= len(parts[first]):
+        done -= len(parts[first])
+        first += 1
+    if first == len(parts):
+        return []
+    return [parts[first][done:], *parts[first + 1:]]
+
+
+@functools.cache
+def _libc_vector_writes() -> tuple[Callable[..., int], Callable[..., int]] | None:
+    """libc's ``pwritev`` and ``writev`` through ctypes, on a 64-bit platform (an iovec is then
+    two u64, and ``off_t`` 64 bits); None where they cannot be had. (ctypes comes with numpy,
+    which the mapped path has imported already.)"""
+    import ctypes
+
+    if ctypes.sizeof(ctypes.c_void_p) != 8:
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        pwritev, writev = libc.pwritev, libc.writev
+    except (OSError, AttributeError):
+        return None
+    pwritev.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int64]
+    writev.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+    pwritev.restype = writev.restype = ctypes.c_ssize_t
+    return pwritev, writev
+
 
 
 def _batched(items: list[int], size: int) -> Iterator[list[int]]:
