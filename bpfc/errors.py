@@ -61,5 +61,30 @@ class CaptureFileError(BpfcError):
         self.path = path
 
 
+class WritingTo:
+    """``with WritingTo(name):`` around writes to an output: a failed write (a full disk, an
+    I/O error, a file that takes no writes at an offset) becomes a ``CaptureFileError`` naming
+    the output, after what was written before it. A closed pipe stays ``BrokenPipeError``: the
+    reader has gone, as ``bpfc -r big.pcap -w - | head`` expects it may."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, err: BaseException | None, trace: object) -> None:
+        if isinstance(err, OSError) and not isinstance(err, BrokenPipeError):
+            raise CaptureFileError(f"cannot write: {err.strerror or err}",
+                                   path=self.name) from None
+
+
+def output_name(path: str) -> str:
+    """How messages name the ``-w`` output (``-`` is standard output)."""
+    return "standard output" if path == "-" else path
+
+
 class AttachError(BpfcError):
     """The kernel refused a socket operation (attach, detach, lock, ring setup)."""

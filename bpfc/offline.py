@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Final, Protocol
 
-from .errors import CaptureFileError
+from .errors import CaptureFileError, WritingTo, output_name
 from .runwriter import CopySink
 
 if TYPE_CHECKING:
@@ -170,38 +170,46 @@ class PrintSink:
 
         self.out = out
         self.printer = Printer(link_header=link_header, quiet=quiet, verbose=verbose)
+        self.failing = WritingTo("standard output")
 
     def packet(self, packet: Packet) -> None:
-        self.out.write(self.printer.line(packet) + "\n")
+        with self.failing:
+            self.out.write(self.printer.line(packet) + "\n")
 
     def chunk(self, chunk: Chunk, mask: BoolArray) -> None:
         import numpy as np
 
         line = self.printer.line
-        self.out.write("".join(line(chunk.packet(i)) + "\n"
-                               for i in np.flatnonzero(mask).tolist()))
+        text = "".join(line(chunk.packet(i)) + "\n" for i in np.flatnonzero(mask).tolist())
+        with self.failing:
+            self.out.write(text)
 
     def close(self) -> None:
-        self.out.flush()
+        with self.failing:
+            self.out.flush()
 
 
 class WriterSink:
     """``-w`` through a packet writer: a format change, or an input that is not mapped."""
 
-    def __init__(self, writer: PcapWriter | PcapngWriter) -> None:
+    def __init__(self, writer: PcapWriter | PcapngWriter, name: str = "the output") -> None:
         self.writer = writer
+        self.failing = WritingTo(name)
 
     def packet(self, packet: Packet) -> None:
-        self.writer.write(packet)
+        with self.failing:
+            self.writer.write(packet)
 
     def chunk(self, chunk: Chunk, mask: BoolArray) -> None:
         import numpy as np
 
-        for i in np.flatnonzero(mask).tolist():
-            self.writer.write(chunk.packet(i))
+        with self.failing:
+            for i in np.flatnonzero(mask).tolist():
+                self.writer.write(chunk.packet(i))
 
     def close(self) -> None:
-        self.writer.close()
+        with self.failing:
+            self.writer.close()
 
 
 # -- the run ----------------------------------------------------------------------------------
@@ -268,7 +276,8 @@ def _run(args: argparse.Namespace) -> int:
             mapped.close()
     else:
         damage = _run_stream(opts, filters, counts, stages)
-    sys.stdout.flush()
+    with WritingTo("standard output"):
+        sys.stdout.flush()
     if opts.count_only:
         print(f"{counts.matched} packet{_s(counts.matched)}", flush=True)
     else:
@@ -520,7 +529,7 @@ def _copy_everything(m: Mapped, opts: Options, filters: Filters, counts: Counts,
     since = time.perf_counter()
     if done[0] < stop_at:
         writer.write(np.array([done[0]]), np.array([stop_at]), done[0] + base)
-    os.ftruncate(writer.fd, stop_at + base)
+    writer.truncate(stop_at + base)
     writer.position = stop_at + base
     counts.matched = counts.read
     stages.add("write", since)
@@ -539,9 +548,11 @@ def _mapped_sink(m: Mapped, opts: Options, output: _Output | None) -> Sink:
 
     out = output.ready()
     if opts.out_format in (None, "pcap"):
-        return CopySink(out, m.file.fileno(), m.buf, m.header.pack())
-    return WriterSink(PcapngWriter(out, m.linktype, m.header.snaplen,
-                                   byteorder=m.header.byteorder, ts_units=m.header.ts_units))
+        return CopySink(out, m.file.fileno(), m.buf, m.header.pack(), output_name(output.path))
+    with WritingTo(output_name(output.path)):  # the file header
+        writer = PcapngWriter(out, m.linktype, m.header.snaplen, byteorder=m.header.byteorder,
+                              ts_units=m.header.ts_units)
+    return WriterSink(writer, output_name(output.path))
 
 
 def _two_cores_pay(m: Mapped, opts: Options, sink: Sink) -> bool:
@@ -714,9 +725,11 @@ def _stream_sink(reader: CaptureReader, opts: Options) -> Sink:
                          verbose=opts.verbose)
     out_format = opts.out_format or reader.format
     out = _open_output(opts.write)
-    if out_format == "pcap":
-        return WriterSink(PcapWriter.like(out, reader))
-    return WriterSink(PcapngWriter.like(out, reader))
+    name = output_name(opts.write)
+    with WritingTo(name):  # the file header
+        writer = (PcapWriter.like(out, reader) if out_format == "pcap"
+                  else PcapngWriter.like(out, reader))
+    return WriterSink(writer, name)
 
 
 # -- progress ----------------------------------------------------------------------------------

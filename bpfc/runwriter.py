@@ -22,6 +22,8 @@ import stat
 from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING, Final
 
+from .errors import WritingTo
+
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
@@ -44,8 +46,11 @@ class RunWriter:
     kernel (``copy_file_range``; ``sendfile`` to a pipe). ``positional`` (a regular output file)
     writes at explicit offsets, so that two processes can fill one file."""
 
-    def __init__(self, fd: int, src_fd: int, buf: mmap.mmap, position: int) -> None:
+    def __init__(self, fd: int, src_fd: int, buf: mmap.mmap, position: int,
+                 name: str = "the output") -> None:
         self.fd = fd
+        #: Failed writes are reported as failures to write to ``name`` (errors.WritingTo).
+        self.failing = WritingTo(name)
         self.src_fd = src_fd
         self.view: memoryview | None = memoryview(buf)
         self.positional = stat.S_ISREG(os.fstat(fd).st_mode)
@@ -57,6 +62,10 @@ class RunWriter:
     def write(self, begins: I64Array, ends: I64Array, at: int | None = None) -> int:
         """Writes [begins[i], ends[i]) of the input, in order, at output offset ``at`` (default:
         where the last write ended); returns the offset after them."""
+        with self.failing:
+            return self._write(begins, ends, at)
+
+    def _write(self, begins: I64Array, ends: I64Array, at: int | None) -> int:
         view = self.view
         assert view is not None
         pos = self.position if at is None else at
@@ -139,6 +148,15 @@ class RunWriter:
     def vector(self, parts: list[memoryview], pos: int, total: int | None = None) -> int:
         """Writes ``parts`` (``total`` bytes, when the caller knows) at ``pos`` (or at the
         stream's position); the offset after them."""
+        with self.failing:
+            return self._vector(parts, pos, total)
+
+    def truncate(self, size: int) -> None:
+        """Ends the output file at ``size`` bytes."""
+        with self.failing:
+            os.ftruncate(self.fd, size)
+
+    def _vector(self, parts: list[memoryview], pos: int, total: int | None) -> int:
         fd, positional = self.fd, self.positional
         if total is None:
             total = sum(len(p) for p in parts)
@@ -184,9 +202,10 @@ class CopySink:
     run of consecutive matching records as one byte range of the input, so records come out
     byte for byte (``RunWriter``)."""
 
-    def __init__(self, out: IO[bytes], src_fd: int, buf: mmap.mmap, header: bytes) -> None:
+    def __init__(self, out: IO[bytes], src_fd: int, buf: mmap.mmap, header: bytes,
+                 name: str = "the output") -> None:
         self.out = out
-        self.writer = RunWriter(out.fileno(), src_fd, buf, 0)
+        self.writer = RunWriter(out.fileno(), src_fd, buf, 0, name)
         self.writer.position = self.writer.vector([memoryview(header)], 0)
 
     def packet(self, packet: Packet) -> None:  # pragma: no cover - fed by chunks only
@@ -207,7 +226,8 @@ class CopySink:
 
     def close(self) -> None:
         self.writer.release()
-        self.out.close()
+        with self.writer.failing:
+            self.out.close()
 
 
 def _after(parts: list[memoryview], done: int) -> list[memoryview]:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from bpfc import runwriter
+from bpfc.errors import CaptureFileError
 from bpfc.runwriter import IOV_MAX, RunWriter, sorted_runs
 
 
@@ -110,9 +111,24 @@ def test_a_failed_write_raises_its_error(tmp_path: Path, monkeypatch: pytest.Mon
         return -1
 
     monkeypatch.setattr(runwriter, "_libc_vector_writes", lambda: (full_disk, None))
-    with pytest.raises(OSError) as caught:
+    with pytest.raises(CaptureFileError) as caught:
         _written_by(tmp_path, "out", buf, src_fd, begins, ends)
-    assert caught.value.errno == errno.ENOSPC
+    assert str(caught.value) == "the output: cannot write: No space left on device"
+
+
+def test_a_closed_pipe_stays_a_closed_pipe(tmp_path: Path) -> None:
+    """``bpfc -r big.pcap -w - | head``: the reader going away is not a write failure."""
+    buf, src_fd = _mapped(tmp_path)
+    begins, ends = _runs(len(buf), 50)
+    read_fd, write_fd = os.pipe()
+    os.close(read_fd)
+    try:
+        writer = RunWriter(write_fd, src_fd, buf, 0, "standard output")
+        with pytest.raises(BrokenPipeError):
+            writer.write(begins, ends)
+        writer.release()
+    finally:
+        os.close(write_fd)
 
 
 def test_ranges_outside_the_map_are_never_handed_to_libc(tmp_path: Path) -> None:
