@@ -48,9 +48,11 @@ BACKLOG: Final = 8
 #: Segments the child may have filtered and not yet written (their pages stay mapped).
 AHEAD: Final = 3
 #: The pipes' messages: a segment's result (index, start, end, damage, read, matched, redo,
-#: size, runs, 0; index -1 carries the child's stage times), a claimed segment's index, and a
-#: write order (index, output offset).
+#: size, runs, 0; index -1 carries the child's stage times, index _FAILED the length of the
+#: child's error message, which follows), a claimed segment's index, and a write order
+#: (index, output offset).
 _RESULT: Final = struct.Struct("<10q")
+_FAILED: Final = -2
 _TOKEN: Final = struct.Struct("<H")
 _ORDER: Final = struct.Struct("<qq")
 
@@ -161,16 +163,18 @@ class TwoCores:
             return damage
         finally:
             _close_quietly(prog_w)
-            if finished:
-                # Let the child finish the writes it was ordered to do: take the segments it
-                # has not claimed, close the order pipe, and read what it still says.
-                while os.read(tok_r, 1 << 16):
-                    pass
-                _close_quietly(ord_w)
-                _Results(res_r).finish(self.stages)
-            for fd in (tok_r, ord_w, res_r):
-                _close_quietly(fd)
-            _reap(pid, wait=finished)
+            try:
+                if finished:
+                    # Let the child finish the writes it was ordered to do: take the segments
+                    # it has not claimed, close the order pipe, and read what it still says.
+                    while os.read(tok_r, 1 << 16):
+                        pass
+                    _close_quietly(ord_w)
+                    _Results(res_r).finish(self.stages)
+            finally:
+                for fd in (tok_r, ord_w, res_r):
+                    _close_quietly(fd)
+                _reap(pid, wait=finished)
 
     def _parent(self, tok_r: int, prog_w: int, res_r: int, ord_w: int
                 ) -> CaptureFileError | None:
@@ -179,11 +183,11 @@ class TwoCores:
         from . import isa
 
         code = b"" if program is None else isa.pack(program.insns)
-        os.write(prog_w, struct.pack("<i", len(code)) + code)
+        child = _Results(res_r)
+        child.tell(prog_w, struct.pack("<i", len(code)) + code)
         _close_quietly(prog_w)
         worker = _Worker(self, tok_r)
         worker.program = program
-        child = _Results(res_r)
         progress = Progress.maybe(len(m.buf), None)
         expected = 24
         mine: Segment | None = None
@@ -206,7 +210,7 @@ class TwoCores:
                         mine = worker.work(claimed, stages)
                         since = time.perf_counter()
                     continue
-                expected, damage = self._accept(seg, own, expected, ord_w)
+                expected, damage = self._accept(seg, own, expected, ord_w, child)
                 since = stages.add("write", since)
                 if progress is not None:
                     progress.update(expected)
@@ -218,8 +222,8 @@ class TwoCores:
                 progress.done()
         return None
 
-    def _accept(self, seg: Segment, own: bool, expected: int,
-                ord_w: int) -> tuple[int, CaptureFileError | None]:
+    def _accept(self, seg: Segment, own: bool, expected: int, ord_w: int,
+                child: _Results) -> tuple[int, CaptureFileError | None]:
         """Takes one segment, in file order: counts it and has its matches written if it starts
         where the last one ended; else (or when asked to) redoes its range here, from the true
         boundary. Returns where the segment ended, and its damage."""
@@ -244,7 +248,7 @@ class TwoCores:
                 writer.write(seg.begins, seg.ends)
                 self.m.forget(begin, seg.end)
             else:
-                os.write(ord_w, _ORDER.pack(seg.index, writer.position))
+                child.tell(ord_w, _ORDER.pack(seg.index, writer.position))
                 writer.position += seg.size
         if seg.damage >= 0:
             return seg.end, replay_damage(self.m, seg.damage)
@@ -378,9 +382,18 @@ class _Worker:
                        int((ends - begins).sum()), begins, ends)
 
     def child(self, prog_r: int, res_w: int, ord_r: int) -> None:
-        """The child's life: index segments while the parent compiles, then filter them and
-        everything it claims after, sending each result as soon as it has it; then write its
-        segments as the parent orders, until the parent closes the order pipe."""
+        """The child's life (``live``); a write that fails is reported to the parent, which
+        says so and stops, instead of a silent death."""
+        try:
+            self.live(prog_r, res_w, ord_r)
+        except CaptureFileError as err:
+            message = str(err).encode()
+            _write_all(res_w, _RESULT.pack(_FAILED, len(message), *[0] * 8) + message)
+
+    def live(self, prog_r: int, res_w: int, ord_r: int) -> None:
+        """Index segments while the parent compiles, then filter them and everything claimed
+        after, sending each result as soon as it is there; then write the child's segments as
+        the parent orders, until the parent closes the order pipe."""
         import select
 
         times = Stages()
@@ -429,9 +442,7 @@ class _Worker:
             self.unwritten[seg.index] = seg
         else:
             pair.m.forget(*pair.bounds(seg.index))
-        data = memoryview(seg.pack(not pair.child_writes))
-        while data:
-            data = data[os.write(res_w, data):]
+        _write_all(res_w, seg.pack(not pair.child_writes))
         while self.obey(ord_r, block=False):
             pass
 
@@ -481,18 +492,47 @@ class _Results:
         if len(head) < _RESULT.size:
             raise CaptureFileError("the second filtering process died")
         index, start, end, damage, read, matched, redo, size, runs, _ = _RESULT.unpack(head)
+        if index == _FAILED:
+            raise self._failure(start)
         arrays = np.frombuffer(_read_exact(self.fd, 16 * runs), dtype=np.int64)
         return Segment(index, start, end, damage, read, matched, bool(redo), size,
                        arrays[:runs], arrays[runs:])
 
-    def finish(self, stages: Stages) -> None:
-        """Reads (and drops) any results the parent no longer needs, then the child's stage
-        times, its last message, sent once it is done writing."""
+    def tell(self, fd: int, message: bytes) -> None:
+        """Sends the child a message (the program, a write order). If the child is gone, the
+        pipe is closed: that is its failure (or death) to report, never a closed output."""
+        try:
+            _write_all(fd, message)
+        except BrokenPipeError:
+            raise self.gone() from None
+
+    def gone(self) -> CaptureFileError:
+        """Why the child stopped listening: the error it sent last, if it sent one."""
         while True:
             head = _read_exact(self.fd, _RESULT.size)
             if len(head) < _RESULT.size:
-                return
+                return CaptureFileError("the second filtering process died")
             fields = _RESULT.unpack(head)
+            if fields[0] == _FAILED:
+                return self._failure(fields[1])
+            if fields[0] >= 0:
+                _read_exact(self.fd, 16 * fields[8])
+
+    def _failure(self, size: int) -> CaptureFileError:
+        """The child's error (a write that failed), as it worded it."""
+        return CaptureFileError(_read_exact(self.fd, size).decode(errors="replace"))
+
+    def finish(self, stages: Stages) -> None:
+        """Reads (and drops) any results the parent no longer needs, then the child's stage
+        times, its last message, sent once it is done writing. Without that message, the
+        writes it was ordered to make may not have been made: the run failed."""
+        while True:
+            head = _read_exact(self.fd, _RESULT.size)
+            if len(head) < _RESULT.size:
+                raise CaptureFileError("the second filtering process died")
+            fields = _RESULT.unpack(head)
+            if fields[0] == _FAILED:
+                raise self._failure(fields[1])
             if fields[0] >= 0:
                 _read_exact(self.fd, 16 * fields[8])
                 continue
@@ -500,6 +540,12 @@ class _Results:
                                     fields[1:4], strict=True):
                 stages.seconds[name] = micros / 1e6
             return
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _read_exact(fd: int, size: int) -> bytes:

@@ -16,6 +16,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -244,6 +245,131 @@ def test_an_output_that_cannot_be_written_is_reported(generated: Path, tmp_path:
                 "udp") != 0
     assert "cannot write: No such file or directory" in capsys.readouterr().err
 
+
+_FULL_DISK_PROBE = """
+import os, resource, signal, sys
+from bpfc import cli, offline, parallel
+mode, source, out, limit = sys.argv[1:5]
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails with EFBIG
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(limit), int(limit)))
+if mode == "two-cores":
+    offline.PARALLEL_MIN_BYTES = 0
+    parallel.SEGMENT_BYTES = 1 << 20
+else:
+    offline.VECTOR_MIN_BYTES = 0
+    os.environ["BPFC_ONE_CORE"] = "1"
+extra = {"jit": ["--engine", "jit"], "pcapng": ["--pcapng"]}.get(mode, [])
+sys.exit(cli.run(["-r", source, "-w", out, *extra, "udp"]))
+"""
+
+
+@pytest.mark.parametrize("mode", ["one-core", "two-cores", "jit", "pcapng"])
+def test_a_write_that_fails_is_reported_after_what_was_written(generated: Path, tmp_path: Path,
+                                                               mode: str) -> None:
+    """A file size limit (the same failure as a full disk, EFBIG instead of ENOSPC): one
+    ``cannot write`` error naming the output, exit status 1, no traceback, and the output
+    holds what was written before the failure."""
+    if mode == "two-cores" and len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one CPU")
+    out = tmp_path / "out.pcap"
+    limit = 300_000
+    done = subprocess.run([sys.executable, "-c", _FULL_DISK_PROBE, mode, str(generated),
+                           str(out), str(limit)], capture_output=True, text=True, check=False,
+                          env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.endswith(f"bpfc: error: {out}: cannot write: File too large\n"), \
+        done.stderr
+    assert "Traceback" not in done.stderr
+    assert 0 < out.stat().st_size <= limit
+    whole = tmp_path / "whole.pcap"
+    assert bpfc("-r", str(generated), "-w", str(whole),
+                *(["--pcapng"] if mode == "pcapng" else []), "udp") == 0
+    written = out.read_bytes()
+    if mode != "two-cores":  # one writer, in order: the output is a prefix of the whole
+        assert whole.read_bytes().startswith(written)
+    else:  # two writers: the file header and the first segment's records are in place
+        assert whole.read_bytes()[:len(written) // 4] == written[:len(written) // 4]
+
+
+@pytest.mark.parametrize("argv", [["-w", "-"], [], ["-w", "-", "--engine", "jit"]],
+                         ids=["mapped-to-stdout", "printing", "stream-to-stdout"])
+def test_a_full_standard_output_is_reported(generated: Path, argv: list[str]) -> None:
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run([sys.executable, "-m", "bpfc", "-r", str(generated), *argv, "udp"],
+                              stdout=full, stderr=subprocess.PIPE, text=True, check=False,
+                              env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.endswith("bpfc: error: standard output: cannot write: No space left on "
+                                "device\n"), done.stderr
+
+
+def test_a_write_failing_in_the_second_process_is_reported(generated: Path, tmp_path: Path,
+                                                           two_cores: None,
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]
+                                                           ) -> None:
+    """The child writes its own segments; when one of those writes fails, the child sends its
+    error to the parent, which reports it (not "the second filtering process died")."""
+    from bpfc.runwriter import RunWriter
+
+    parent = os.getpid()
+    real = RunWriter.write
+
+    def failing_in_the_child(self: RunWriter, begins: Any, ends: Any, at: int | None = None
+                             ) -> int:
+        if os.getpid() != parent:
+            with self.failing:
+                raise OSError(28, "No space left on device")
+        return real(self, begins, ends, at)
+
+    real_work = parallel._Worker.work
+
+    def slow_in_the_parent(self: parallel._Worker, index: int, stages: Any) -> Any:
+        if os.getpid() == parent:
+            time.sleep(0.2)  # meanwhile the child claims (and will write) segments of its own
+        return real_work(self, index, stages)
+
+    monkeypatch.setattr(RunWriter, "write", failing_in_the_child)
+    monkeypatch.setattr(parallel._Worker, "work", slow_in_the_parent)
+    out = tmp_path / "out.pcap"
+    assert bpfc("-r", str(generated), "-w", str(out), "udp") == 1
+    err = capsys.readouterr().err
+    assert err.endswith(f"bpfc: error: {out}: cannot write: No space left on device\n"), err
+    assert "died" not in err
+
+
+@pytest.mark.parametrize("when", ["at-once", "after-a-segment"])
+def test_the_second_process_dying_is_an_error_never_a_success(
+        generated: Path, tmp_path: Path, two_cores: None, when: str,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A child killed from outside (the OOM killer, say) leaves its pipes closed: neither the
+    parent's next message meeting a closed pipe (which must not pass for a reader that went
+    away), nor results or a last word that never come, may end in exit 0 with half an output."""
+    parent = os.getpid()
+    real_live, real_done = parallel._Worker.live, parallel._Worker.done
+
+    def dies_at_once(self: parallel._Worker, *args: Any) -> None:
+        os._exit(9)
+
+    def dies_after_a_segment(self: parallel._Worker, *args: Any) -> None:
+        real_done(self, *args)
+        os._exit(9)
+
+    if when == "at-once":
+        monkeypatch.setattr(parallel._Worker, "live", dies_at_once)
+    else:
+        monkeypatch.setattr(parallel._Worker, "done", dies_after_a_segment)
+    real_work = parallel._Worker.work
+
+    def slow_in_the_parent(self: parallel._Worker, index: int, stages: Any) -> Any:
+        if os.getpid() == parent:
+            time.sleep(0.1)
+        return real_work(self, index, stages)
+
+    monkeypatch.setattr(parallel._Worker, "work", slow_in_the_parent)
+    assert real_live is not None
+    assert bpfc("-r", str(generated), "-w", str(tmp_path / "out.pcap"), "udp") == 1
+    assert capsys.readouterr().err.endswith("bpfc: error: the second filtering process died\n")
 
 @pytest.mark.parametrize("engine", ["auto", "jit"])
 def test_writing_over_the_capture_being_read_is_refused(generated: Path, tmp_path: Path,
