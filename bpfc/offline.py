@@ -360,8 +360,8 @@ class _Output:
 
 
 def _refuse_to_overwrite_input(opts: Options) -> None:
-    """``-w`` naming the file ``-r`` reads would empty the capture before it is read (tcpdump
-    then writes an empty capture and says nothing): refused before anything is opened."""
+    """``-w`` naming the file ``-r`` reads would empty the capture while it is read (tcpdump
+    stops with "truncated dump file", the capture gone): refused before anything is opened."""
     if opts.write is None or opts.write == "-":
         return
     try:

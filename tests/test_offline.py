@@ -376,7 +376,7 @@ def test_writing_over_the_capture_being_read_is_refused(generated: Path, tmp_pat
                                                         engine: str,
                                                         capsys: pytest.CaptureFixture[str]
                                                         ) -> None:
-    """tcpdump empties the capture it reads and writes an empty one; bpfc refuses, whatever
+    """tcpdump empties the capture it is reading (see the next test); bpfc refuses, whatever
     name the output is given (the same path, another spelling, a hard link, standard input)."""
     source = tmp_path / "in.pcap"
     shutil.copy(generated, source)
@@ -394,6 +394,22 @@ def test_writing_over_the_capture_being_read_is_refused(generated: Path, tmp_pat
     assert done.returncode == 1 and b"refusing to overwrite" in done.stderr, done.stderr
     assert source.read_bytes() == before
 
+
+@needs_tcpdump
+@pytest.mark.tcpdump
+def test_tcpdump_empties_the_capture_it_is_told_to_write_over(generated: Path,
+                                                              tmp_path: Path) -> None:
+    """What the refusal above spares the user: tcpdump empties the file while it reads it,
+    stops at the end of what it had buffered with "truncated dump file", and leaves a few of
+    the capture's records where the whole capture was."""
+    source = tmp_path / "in.pcap"
+    shutil.copy(generated, source)
+    source.chmod(0o666)
+    size = source.stat().st_size
+    done = tcpdump("-r", str(source), "-w", str(source), "udp", tmp=tmp_path)
+    assert done.returncode == 1
+    assert b"truncated dump file" in done.stderr
+    assert source.stat().st_size < size // 100
 
 def test_the_run_leaves_the_collector_as_it_found_it(generated: Path, tmp_path: Path) -> None:
     import gc
