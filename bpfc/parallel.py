@@ -508,38 +508,38 @@ class _Results:
 
     def gone(self) -> CaptureFileError:
         """Why the child stopped listening: the error it sent last, if it sent one."""
-        while True:
-            head = _read_exact(self.fd, _RESULT.size)
-            if len(head) < _RESULT.size:
-                return CaptureFileError("the second filtering process died")
-            fields = _RESULT.unpack(head)
-            if fields[0] == _FAILED:
-                return self._failure(fields[1])
-            if fields[0] >= 0:
-                _read_exact(self.fd, 16 * fields[8])
-
-    def _failure(self, size: int) -> CaptureFileError:
-        """The child's error (a write that failed), as it worded it."""
-        return CaptureFileError(_read_exact(self.fd, size).decode(errors="replace"))
+        try:
+            self._last_word()
+        except CaptureFileError as err:
+            return err
+        return CaptureFileError("the second filtering process died")
 
     def finish(self, stages: Stages) -> None:
         """Reads (and drops) any results the parent no longer needs, then the child's stage
         times, its last message, sent once it is done writing. Without that message, the
         writes it was ordered to make may not have been made: the run failed."""
+        fields = self._last_word()
+        for name, micros in zip(("child index", "child gather", "child filter"), fields[1:4],
+                                strict=True):
+            stages.seconds[name] = micros / 1e6
+
+    def _last_word(self) -> tuple[int, ...]:
+        """Skips the results no one waits for any more, up to the child's last message: its
+        stage times (returned) or its failure (raised); a child that ends without one died."""
         while True:
             head = _read_exact(self.fd, _RESULT.size)
             if len(head) < _RESULT.size:
                 raise CaptureFileError("the second filtering process died")
-            fields = _RESULT.unpack(head)
+            fields: tuple[int, ...] = _RESULT.unpack(head)
             if fields[0] == _FAILED:
                 raise self._failure(fields[1])
-            if fields[0] >= 0:
-                _read_exact(self.fd, 16 * fields[8])
-                continue
-            for name, micros in zip(("child index", "child gather", "child filter"),
-                                    fields[1:4], strict=True):
-                stages.seconds[name] = micros / 1e6
-            return
+            if fields[0] < 0:
+                return fields
+            _read_exact(self.fd, 16 * fields[8])
+
+    def _failure(self, size: int) -> CaptureFileError:
+        """The child's error (a write that failed), as it worded it."""
+        return CaptureFileError(_read_exact(self.fd, size).decode(errors="replace"))
 
 
 def _write_all(fd: int, data: bytes) -> None:
