@@ -275,7 +275,13 @@ def _run(args: argparse.Namespace) -> int:
         finally:
             mapped.close()
     else:
-        damage = _run_stream(opts, filters, counts, stages)
+        done: bool | None = None
+        from . import ngpath
+
+        if ngpath.takes(opts):
+            done = ngpath.run(opts, filters, counts, stages)
+        damage = None if done else _run_stream(opts, filters, counts, stages,
+                                               announce=done is None)
     with WritingTo("standard output"):
         sys.stdout.flush()
     if opts.count_only:
@@ -639,9 +645,10 @@ def replay_damage(m: Mapped, offset: int) -> CaptureFileError:
 
 # -- the stream path -------------------------------------------------------------------------
 
-def _run_stream(opts: Options, filters: Filters, counts: Counts,
-                stages: Stages) -> CaptureFileError | None:
-    """Any input, one packet at a time (or batched for ``--engine vector``)."""
+def _run_stream(opts: Options, filters: Filters, counts: Counts, stages: Stages,
+                announce: bool = True) -> CaptureFileError | None:
+    """Any input, one packet at a time (or batched for ``--engine vector``); ``announce``:
+    print tcpdump's first line (not yet printed)."""
     from .pcapfile import open_capture
 
     since = time.perf_counter()
@@ -649,7 +656,8 @@ def _run_stream(opts: Options, filters: Filters, counts: Counts,
     reader = open_capture(source)
     with reader:
         first = reader.interfaces[0]
-        _announce(opts.source, first.linktype, first.snaplen)
+        if announce:
+            _announce(opts.source, first.linktype, first.snaplen)
         sink = _stream_sink(reader, opts)
         verdicts = _verdicts(filters, opts.engine, reader)
         size = STREAM_BATCH if opts.engine == "vector" else 1
@@ -671,16 +679,23 @@ def _run_stream(opts: Options, filters: Filters, counts: Counts,
 
 
 def _batches(reader: CaptureReader, size: int) -> Iterator[list[Packet]]:
+    """The reader's packets, ``size`` at a time; damage ends the batch it is found in, which
+    is handed out (every good packet before the damage is filtered) before the error."""
     if size == 1:
         for packet in reader:
             yield [packet]
         return
     batch: list[Packet] = []
-    for packet in reader:
-        batch.append(packet)
-        if len(batch) >= size:
+    try:
+        for packet in reader:
+            batch.append(packet)
+            if len(batch) >= size:
+                yield batch
+                batch = []
+    except CaptureFileError:
+        if batch:
             yield batch
-            batch = []
+        raise
     if batch:
         yield batch
 

@@ -355,6 +355,16 @@ class CaptureReader:
         return self.interfaces[0].linktype
 
     @property
+    def next_offset(self) -> int:
+        """The file offset of the next record or block this reader will read."""
+        return self._input.base + self._input.pos
+
+    @property
+    def max_block(self) -> int:
+        """pcapng: the longest block this reader accepts (libpcap's limit) so far."""
+        return self._max_block
+
+    @property
     def snaplen(self) -> int:
         return self.interfaces[0].snapshot
 

@@ -105,24 +105,65 @@ class RunWriter:
     def _write_iovecs(self, calls: tuple[Callable[..., int], Callable[..., int]],
                       begins: I64Array, ends: I64Array, pos: int) -> int:
         """Writes the ranges with libc's ``pwritev``/``writev`` from an iovec array that numpy
-        fills (address of the map + offset, length), IOV_MAX per call: no Python object per
-        run. A short write finishes its call's ranges the ordinary way."""
+        fills (address of the map + offset, length): no Python object per run."""
+        import numpy as np
+
+        count = len(begins)
+        if not count:
+            return pos
+        iov = np.empty((count, 2), dtype=np.uint64)
+        np.add(begins, self._map_address(begins, ends), out=iov[:, 0], casting="unsafe")
+        np.subtract(ends, begins, out=iov[:, 1], casting="unsafe")
+        return self._send_iovecs(calls, iov, pos)
+
+    def write_records(self, heads: U8Array, begins: I64Array, ends: I64Array) -> int:
+        """Writes record ``i`` as ``heads[i]`` (its header, made by the caller: one row of a
+        C-contiguous matrix) followed by [begins[i], ends[i]) of the input, at the output's
+        position, for every ``i``; returns the position after them."""
+        import numpy as np
+
+        with self.failing:
+            count = len(begins)
+            calls = _libc_vector_writes()
+            if calls is None or not count:
+                assert self.view is not None
+                parts: list[memoryview] = []
+                for i, (b, e) in enumerate(zip(begins.tolist(), ends.tolist(), strict=True)):
+                    parts += [memoryview(heads[i]), self.view[b:e]]
+                self.position = self._vector(parts, self.position, None)
+                return self.position
+            assert heads.flags.c_contiguous and len(heads) == count
+            width = heads.shape[1]
+            iov = np.empty((count, 2, 2), dtype=np.uint64)
+            iov[:, 0, 0] = heads.ctypes.data + width * np.arange(count, dtype=np.uint64)
+            iov[:, 0, 1] = width
+            np.add(begins, self._map_address(begins, ends), out=iov[:, 1, 0], casting="unsafe")
+            np.subtract(ends, begins, out=iov[:, 1, 1], casting="unsafe")
+            self.position = self._send_iovecs(calls, iov.reshape(2 * count, 2), self.position)
+            return self.position
+
+    def _map_address(self, begins: I64Array, ends: I64Array) -> int:
+        """The address of the map's first byte, once the ranges are checked to lie in it."""
+        import numpy as np
+
+        assert self.view is not None
+        if len(begins) and (int(begins.min()) < 0 or int(ends.max()) > len(self.view)
+                            or bool(np.any(ends < begins))):
+            raise AssertionError("a run of matches outside the mapped file")
+        if self._bytes is None:
+            self._bytes = np.frombuffer(self.view, dtype=np.uint8)
+        address: int = self._bytes.ctypes.data
+        return address
+
+    def _send_iovecs(self, calls: tuple[Callable[..., int], Callable[..., int]],
+                     iov: npt.NDArray[np.uint64], pos: int) -> int:
+        """Writes what the (address, length) rows of ``iov`` point to, IOV_MAX per call. A
+        short write finishes its call's pieces the ordinary way."""
         import ctypes
 
         import numpy as np
 
-        assert self.view is not None
-        count = len(begins)
-        if not count:
-            return pos
-        size = len(self.view)
-        if int(begins.min()) < 0 or int(ends.max()) > size or bool(np.any(ends < begins)):
-            raise AssertionError("a run of matches outside the mapped file")
-        if self._bytes is None:
-            self._bytes = np.frombuffer(self.view, dtype=np.uint8)
-        iov = np.empty((count, 2), dtype=np.uint64)
-        np.add(begins, self._bytes.ctypes.data, out=iov[:, 0], casting="unsafe")
-        np.subtract(ends, begins, out=iov[:, 1], casting="unsafe")
+        count = len(iov)
         totals = np.add.reduceat(iov[:, 1], np.arange(0, count, IOV_MAX)).tolist()
         pwritev, writev = calls
         address = iov.ctypes.data
@@ -138,11 +179,10 @@ class RunWriter:
                 code = ctypes.get_errno()
                 raise OSError(code, os.strerror(code))
             pos += done
-            if done != totals[call]:  # a pipe, a signal: the rest of this call, slice by slice
-                rest = [self.view[b:e] for b, e in
-                        zip(begins[first:first + batch].tolist(),
-                            ends[first:first + batch].tolist(), strict=True)]
-                pos = self.vector(_after(rest, done), pos, totals[call] - done)
+            if done != totals[call]:  # a pipe, a signal: the rest of this call, piece by piece
+                rest = [memoryview((ctypes.c_char * int(length)).from_address(int(base))).cast("B")
+                        for base, length in iov[first:first + batch].tolist()]
+                pos = self._vector(_after(rest, done), pos, totals[call] - done)
         return pos
 
     def vector(self, parts: list[memoryview], pos: int, total: int | None = None) -> int:

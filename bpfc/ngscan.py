@@ -1,0 +1,265 @@
+"""The vectorised offline path for the usual pcapng file: one section, one interface, packets in
+enhanced packet blocks (what dumpcap, Wireshark and ``bpfc --pcapng`` write).
+
+Stage: the pcapng branch of ``offline``'s mapped path. Input: a mapped pcapng file whose section
+header and first interface description block the stream reader has read (``NgScan.open``);
+output: segment after segment (``NgScan.segment``), its EPBs as a batch for ``vector.run`` with
+what writing them takes (offsets, lengths, timestamps), and where the segment ended.
+
+Everything else (a second section or interface, simple or obsolete packet blocks, an EPB the
+stream reader would refuse or write back differently, damage) raises ``Unusual``: ``offline``
+then starts over on the stream path, which reads every file, so this path never has to decide a
+hard case, and its output is the stream path's byte for byte.
+
+Blocks are 4-byte aligned, so the file is walked as 32-bit words: a block at word q has its type
+at q and its total length (bytes) at q + 1, and the next block starts total/4 words on. As in
+``recindex``, many chains are walked at once, in lockstep, from guessed block starts (an EPB's
+length stands at its start and again at its end, which makes a guess easy to check), and a chain
+counts only where the one before it lands exactly on its first block.
+"""
+
+from __future__ import annotations
+
+import mmap
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from .pcapfile import (
+    BT_EPB,
+    BT_IDB,
+    BT_PB,
+    BT_SHB,
+    BT_SPB,
+    ByteOrder,
+    Interface,
+    open_capture,
+)
+from .vector import ROW, Batch, I64Array, U8Array
+
+#: An EPB's fixed part: type, length, interface, timestamp (2 words), captured and original length.
+EPB_HEAD: Final = 28
+#: Words per segment (64 MB); chains start about CHAIN_WORDS apart (at most MAX_CHAINS of them),
+#: and numpy steps them while at least MIN_ACTIVE go on; a guess looks GUESS_WORDS ahead.
+SEGMENT_WORDS: Final = 1 << 24
+CHAIN_WORDS: Final = 1 << 14
+MIN_CHAINS: Final = 8
+MAX_CHAINS: Final = 4096
+MIN_ACTIVE: Final = 48
+GUESS_WORDS: Final = 512
+#: The block types a packet may come in that this path leaves to the stream path.
+_NOT_HERE: Final = (BT_SHB, BT_IDB, BT_PB, BT_SPB)
+
+
+class Unusual(Exception):
+    """This file is not one the vectorised path takes (the stream path will)."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class NgSegment:
+    """The EPBs of one segment, in file order: byte offsets, total lengths, captured and
+    original lengths, timestamps (in the interface's units), head rows (the 28-byte EPB header
+    and the packet's first bytes); ``end`` is the byte offset after the segment's last block."""
+
+    buf: mmap.mmap | bytes
+    offset: I64Array
+    total: I64Array
+    caplen: I64Array
+    wirelen: I64Array
+    stamp: npt.NDArray[np.uint64]
+    rows: U8Array
+    end: int
+
+    def __len__(self) -> int:
+        return len(self.offset)
+
+    def batch(self) -> Batch:
+        return Batch(np.frombuffer(self.buf, dtype=np.uint8), self.offset + EPB_HEAD,
+                     self.caplen, self.wirelen, self.rows, EPB_HEAD)
+
+
+class NgScan:
+    """Walks the blocks of a mapped one-section, one-interface pcapng file."""
+
+    def __init__(self, buf: mmap.mmap | bytes, order: ByteOrder, interface: Interface,
+                 first: int, max_block: int) -> None:
+        if len(buf) % 4 or first % 4:
+            raise Unusual("not a whole number of words")
+        self.buf = buf
+        self.size = len(buf)
+        self.order = order
+        self.interface = interface
+        self.first = first
+        self.max_block = max_block
+        self.words = self.size // 4
+        self._w = np.frombuffer(buf, dtype=np.dtype(order + "u4"))
+        self._bytes = np.frombuffer(buf, dtype=np.uint8)
+        self._rows = np.ndarray((max(self.size - ROW + 1, 0),), dtype=np.dtype((np.void, ROW)),
+                                buffer=buf, strides=(1,))
+        u4 = order + "u4"
+        #: A head row's view as a block header (an EPB's fields; a block's type and length).
+        self._header = np.dtype({"names": ["kind", "total", "interface", "high", "low",
+                                           "caplen", "wirelen"],
+                                 "formats": [u4] * 7, "offsets": list(range(0, 28, 4)),
+                                 "itemsize": ROW})
+
+    @classmethod
+    def open(cls, path: str, buf: mmap.mmap | bytes) -> NgScan:
+        """The scan of ``path`` (mapped as ``buf``) from its first block after the section
+        header and the first interface description; ``Unusual`` if it is not one to take."""
+        with open_capture(path, use_mmap=False) as reader:
+            if reader.format != "pcapng" or len(reader.interfaces) != 1:
+                raise Unusual("not a one-interface pcapng file")
+            interface = reader.interfaces[0]
+            first = reader.next_offset
+            max_block = reader.max_block
+        if interface.tsoffset or interface.ts_units not in (1_000_000, 1_000_000_000):
+            raise Unusual("a timestamp offset or an unusual resolution")
+        return cls(buf, reader.byteorder, interface, first, max_block)
+
+    # -- the walk ---------------------------------------------------------------------------
+
+    def _walk(self, q: int, stop: int) -> tuple[list[int], int]:
+        """Block starts (words) from ``q`` while below ``stop``, one by one; where it ended."""
+        item, words = self._w.item, self.words
+        at: list[int] = []
+        mark = at.append
+        while q < stop:
+            if q + 3 > words:
+                raise Unusual("a block header cut by the end of the file")
+            total = item(q + 1)
+            if total < 12 or total & 3:
+                raise Unusual("a block of impossible length")
+            mark(q)
+            q += total >> 2
+        return at, q
+
+    def _guess(self, nominal: I64Array) -> I64Array:
+        """For each nominal word, the first EPB start in the GUESS_WORDS after it whose length
+        is plausible and stands again at its end (-1: none)."""
+        w, words = self._w, self.words
+        window = np.minimum(nominal[:, None] + np.arange(GUESS_WORDS), words - 3)
+        row, col = np.nonzero(w[window] == BT_EPB)
+        at = window[row, col]
+        total = w[at + 1].astype(np.int64)
+        end = at + (total >> 2)
+        ok = (total & 3 == 0) & (total >= 32) & (total <= self.max_block) & (end <= words)
+        row, at, total, end = row[ok], at[ok], total[ok], end[ok]
+        ok = w[end - 1] == total
+        row, at = row[ok], at[ok]
+        found = np.full(len(nominal), -1, dtype=np.int64)
+        first, where = np.unique(row, return_index=True)
+        found[first] = at[where]
+        return found
+
+    def blocks(self, start: int, stop: int) -> tuple[I64Array, int]:
+        """Every block start (words) from ``start`` (a block start) up to the first at or past
+        ``stop``, in file order, and the word after the last of them."""
+        span = stop - start
+        chains = min(span // CHAIN_WORDS, MAX_CHAINS)
+        if chains < MIN_CHAINS:
+            marks, after = self._walk(start, stop)
+            return np.array(marks, dtype=np.int64), after
+        spacing = span // chains
+        guesses = self._guess(start + spacing * np.arange(1, chains, dtype=np.int64))
+        # Two windows may find the same block; a guess at or past ``stop`` starts no chain.
+        starts = np.unique(np.concatenate([np.array([start], dtype=np.int64),
+                                           guesses[(guesses > start) & (guesses < stop)]]))
+        stops = np.append(starts[1:], np.int64(stop))
+        w = self._w
+        landing = np.empty(len(starts), dtype=np.int64)
+        limit = np.minimum(stops, self.words - 3)
+        chain = np.flatnonzero(starts < limit)
+        landing[:] = starts
+        here, limit = starts[chain], limit[chain]
+        ids: list[I64Array] = []
+        seen: list[I64Array] = []
+        while len(chain) >= MIN_ACTIVE:
+            ids.append(chain)
+            seen.append(here)
+            # A wrong guess's chain may read any length: it still moves on, and is dropped below.
+            here = here + np.maximum(w[here + 1] >> 2, 3)
+            going = here < limit
+            if not going.all():
+                landing[chain[~going]] = here[~going]
+                chain, here, limit = chain[going], here[going], limit[going]
+        landing[chain] = here
+        order = np.argsort(np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64),
+                           kind="stable")
+        positions = (np.concatenate(seen) if seen else np.zeros(0, dtype=np.int64))[order]
+        counts = np.bincount(np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64),
+                             minlength=len(starts))
+        ends = np.cumsum(counts)
+        pieces: list[I64Array] = []
+        expected, begin = start, 0
+        for i, (chain_start, chain_stop, end) in enumerate(
+                zip(starts.tolist(), stops.tolist(), ends.tolist(), strict=True)):
+            if chain_start == expected:
+                pieces.append(positions[begin:end])
+                marks, expected = self._walk(int(landing[i]), chain_stop)
+            else:  # a wrong guess (rare): this stretch, exactly
+                marks, expected = self._walk(expected, chain_stop)
+            if marks:
+                pieces.append(np.array(marks, dtype=np.int64))
+            begin = end
+        return np.concatenate(pieces), expected
+
+    # -- one segment ------------------------------------------------------------------------
+
+    def segment(self, start: int) -> NgSegment:
+        """The EPBs of the blocks from byte ``start`` (a block start) for about a segment;
+        ``Unusual`` for anything the stream reader reads differently from a plain EPB."""
+        w = self._w
+        first = start >> 2
+        starts, after = self.blocks(first, min(first + SEGMENT_WORDS, self.words))
+        if after > self.words:
+            raise Unusual("a block cut by the end of the file")
+        # Every block's head row, in file order (one trip to memory each); the fixed fields
+        # of its header are read from there.
+        offset = starts * 4
+        rows = self._gather(offset)
+        head = rows.reshape(-1).view(self._header)
+        kind, total = head["kind"], head["total"].astype(np.int64)
+        if (int(total.max(initial=12)) > self.max_block or int(total.min(initial=12)) < 12
+                or bool(np.any(total & 3))
+                or not np.array_equal(w[starts + (total >> 2) - 1], total)):
+            raise Unusual("damage")
+        packet = kind == BT_EPB
+        if not packet.all():
+            if bool(np.isin(kind[~packet], _NOT_HERE).any()):
+                raise Unusual("another section, interface or kind of packet block")
+            offset, rows, head, total = offset[packet], rows[packet], head[packet], total[packet]
+        caplen = head["caplen"].astype(np.int64)
+        if (bool(np.any(head["interface"] != 0)) or int(total.min(initial=32)) < 32
+                or bool(np.any(caplen > np.minimum(total - 32, self.interface.snapshot)))):
+            raise Unusual("an EPB the stream reader refuses")
+        stamp = (head["high"].astype(np.uint64) << np.uint64(32)) | head["low"].astype(np.uint64)
+        return NgSegment(self.buf, offset, total, caplen, head["wirelen"].astype(np.int64),
+                         stamp, rows, after * 4)
+
+    def _gather(self, offsets: I64Array) -> U8Array:
+        """ROW bytes from each offset, zero past the end of the file."""
+        last = len(self._rows) - 1
+        if not len(offsets) or int(offsets[-1]) <= last:
+            return self._rows[offsets].view(np.uint8).reshape(len(offsets), ROW)
+        rows = np.zeros((len(offsets), ROW), dtype=np.uint8)
+        near = int(np.searchsorted(offsets, last, side="right"))
+        rows[:near] = self._rows[offsets[:near]].view(np.uint8).reshape(-1, ROW)
+        for i in range(near, len(offsets)):
+            tail = self._bytes[int(offsets[i]):int(offsets[i]) + ROW]
+            rows[i, :len(tail)] = tail
+        return rows
+
+    def nonzero_padding(self, seg: NgSegment, mask: npt.NDArray[np.bool_]) -> bool:
+        """Whether a chosen EPB has non-zero bytes between its data and the next word (the
+        stream path writes zeros there, so such an EPB cannot be copied as it lies)."""
+        cap = seg.caplen[mask]
+        pad = -cap & 3
+        ends = seg.offset[mask] + EPB_HEAD + cap
+        found = False
+        for k in range(3):
+            some = pad > k
+            found = found or bool(np.any(self._bytes[ends[some] + k] != 0))
+        return found

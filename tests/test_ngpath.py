@@ -1,0 +1,313 @@
+"""The vectorised pcapng path (``bpfc/ngscan.py``, ``bpfc/ngpath.py``): whatever it takes, it
+gives what the stream path gives, byte for byte (counts, pcapng out, ``--pcap`` out); whatever it
+does not take, it hands back untouched, and the stream path does it all (errors included).
+
+Oracles: the stream path (``--engine jit``, itself checked against libpcap in test_offline and
+test_pcapfile), tcpdump's ``-w`` (classic pcap) for ``--pcap``, and an exact block walk written
+here for the lockstep walk, with packets planted to look like blocks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import struct
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bpfc import cli, ngpath, ngscan, offline
+from bpfc.pcapfile import Interface, Packet, open_capture
+from bpfc.pcapwrite import PcapngWriter
+
+from .conftest import CORPUS_PCAPS
+from .test_offline import GENERATED_PACKETS, _load_generator
+
+TCPDUMP = shutil.which("tcpdump")
+
+EXPRESSIONS = ["", "tcp port 80", "udp", "ip6 and icmp6", "vlan and udp",
+               "host 10.0.0.1 or host 10.0.0.2"]
+
+
+@pytest.fixture(scope="module")
+def packets(tmp_path_factory: pytest.TempPathFactory) -> list[Packet]:
+    path = tmp_path_factory.mktemp("ng") / "gen.pcap"
+    _load_generator().make_capture(path, GENERATED_PACKETS, 777)
+    with open_capture(path) as reader:
+        return list(reader)
+
+
+def _pcapng(path: Path, packets: list[Packet], *, order: str = "<", units: int = 1_000_000,
+            options: bool = False, extra: dict[int, bytes] | None = None) -> Path:
+    """A one-interface pcapng file of ``packets`` (EPBs), with EPB comments when ``options``,
+    and raw blocks from ``extra`` inserted before the packet of that index."""
+    extra = extra or {}
+    with path.open("wb") as f:
+        writer = PcapngWriter(f, packets[0].linktype, 262144, byteorder=order,  # type: ignore[arg-type]
+                              ts_units=units)
+        for i, p in enumerate(packets):
+            if i in extra:
+                writer.flush()
+                f.write(extra[i])
+            opts = b""
+            if options and i % 3 == 0:
+                text = f"packet {i}".encode()
+                opts = (struct.pack(order + "HH", 1, len(text)) + text + b"\0" * (-len(text) % 4)
+                        + struct.pack(order + "HH", 0, 0))
+            stamp = p.ts_sec * units + p.frac_in(units)
+            writer.write(p._replace(ts_sec=stamp // units, ts_frac=stamp % units, ts_units=units,
+                                    options=opts, byteorder=order))  # type: ignore[arg-type]
+        writer.flush()
+    return path
+
+
+def _block(kind: int, body: bytes, order: str = "<") -> bytes:
+    body += b"\0" * (-len(body) % 4)
+    total = 12 + len(body)
+    return struct.pack(order + "II", kind, total) + body + struct.pack(order + "I", total)
+
+
+@pytest.fixture
+def taken(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool | None]]:
+    """What ngpath.run answered, run after run (True: it did the job)."""
+    answers: list[bool | None] = []
+    real = ngpath.run
+
+    def spy(*args: Any) -> bool | None:
+        answers.append(real(*args))
+        return answers[-1]
+
+    monkeypatch.setattr(ngpath, "run", spy)
+    yield answers
+
+
+def _outputs(source: Path, tmp: Path, expr: str, fmt: list[str],
+             capsys: pytest.CaptureFixture[str]) -> tuple[tuple[int, bytes, str], ...]:
+    """(status, written bytes, stderr) from the vectorised path and from the stream path."""
+    found = []
+    for engine in ("vector", "jit"):
+        out = tmp / f"{engine}.out"
+        status = cli.run(["-r", str(source), "-w", str(out), "--engine", engine, *fmt,
+                          *expr.split()])
+        found.append((status, out.read_bytes(), capsys.readouterr().err))
+    return tuple(found)
+
+
+@pytest.mark.parametrize("expr", EXPRESSIONS, ids=lambda e: e.replace(" ", "-") or "empty")
+@pytest.mark.parametrize("fmt", [[], ["--pcap"]], ids=["pcapng-out", "pcap-out"])
+@pytest.mark.parametrize("variant", ["plain", "options", "big-endian", "nanoseconds",
+                                     "other-blocks"])
+def test_usual_files_go_the_vectorised_way_and_match_the_stream_path(
+        packets: list[Packet], tmp_path: Path, expr: str, fmt: list[str], variant: str,
+        taken: list[bool | None], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(ngscan, "SEGMENT_WORDS", 1 << 18)  # several segments, 1 MB each
+    kwargs: dict[str, Any] = {
+        "plain": {}, "options": {"options": True}, "big-endian": {"order": ">"},
+        "nanoseconds": {"units": 1_000_000_000},
+        "other-blocks": {"extra": {0: _block(0xBAD, b"custom"), 5000: _block(4, b"\0" * 4),
+                                   len(packets) - 1: _block(5, b"\0" * 20)}}}[variant]
+    source = _pcapng(tmp_path / "in.pcapng", packets, **kwargs)
+    fast, stream = _outputs(source, tmp_path, expr, fmt, capsys)
+    assert taken[0] is True
+    assert fast == stream
+    assert fast[0] == 0 and len(fast[1]) > 24
+
+
+@pytest.mark.skipif(TCPDUMP is None, reason="tcpdump not installed")
+@pytest.mark.tcpdump
+@pytest.mark.parametrize("expr", EXPRESSIONS[:3])
+def test_pcap_out_is_what_tcpdump_writes(packets: list[Packet], tmp_path: Path, expr: str,
+                                         taken: list[bool | None]) -> None:
+    assert TCPDUMP is not None
+    source = _pcapng(tmp_path / "in.pcapng", packets, options=True)
+    os.chmod(tmp_path, 0o777)
+    theirs, mine = tmp_path / "tcpdump.pcap", tmp_path / "bpfc.pcap"
+    done = subprocess.run([TCPDUMP, "-r", str(source), "-w", str(theirs), *expr.split()],
+                          capture_output=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert cli.run(["-r", str(source), "-w", str(mine), "--pcap", "--engine", "vector",
+                    *expr.split()]) == 0
+    assert taken == [True]
+    assert mine.read_bytes() == theirs.read_bytes()
+
+
+def _two_interfaces(path: Path, packets: list[Packet]) -> Path:
+    data = bytearray(_pcapng(path, packets).read_bytes())
+    idb = _block(1, struct.pack("<HHI", 1, 0, 262144))
+    at = 28 + 20  # after the SHB and the first IDB
+    path.write_bytes(bytes(data[:at]) + idb + bytes(data[at:]))
+    return path
+
+
+def _with_spb(path: Path, packets: list[Packet]) -> Path:
+    spb = _block(3, struct.pack("<I", 60) + b"\x01" * 60)
+    return _pcapng(path, packets, extra={1234: spb})
+
+
+def _second_section(path: Path, packets: list[Packet]) -> Path:
+    half = len(packets) // 2
+    first = _pcapng(path.with_suffix(".a"), packets[:half]).read_bytes()
+    second = _pcapng(path.with_suffix(".b"), packets[half:], order=">").read_bytes()
+    path.write_bytes(first + second)
+    return path
+
+
+def _odd_padding(path: Path, packets: list[Packet]) -> Path:
+    data = bytearray(_pcapng(path, packets).read_bytes())
+    with open_capture(path) as reader:
+        for p in reader:
+            if p.caplen % 4:
+                at = reader.offset + 28 + p.caplen
+                data[at] = 0x5A
+                if reader.offset > len(data) // 2:
+                    break
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _damaged(how: str) -> Any:
+    def make(path: Path, packets: list[Packet]) -> Path:
+        data = bytearray(_pcapng(path, packets).read_bytes())
+        with open_capture(path) as reader:
+            offsets = [reader.offset for _ in reader]
+        victim = offsets[len(offsets) * 3 // 5]
+        match how:
+            case "cut":
+                del data[victim + 30:]
+            case "length":
+                struct.pack_into("<I", data, victim + 4, 0x7FFFFFF0)
+            case "trailer":
+                struct.pack_into("<I", data, victim + 4, struct.unpack_from("<I", data,
+                                                                           victim + 4)[0] + 4)
+            case "caplen":
+                struct.pack_into("<I", data, victim + 20, 300000)
+        path.write_bytes(bytes(data))
+        return path
+    return make
+
+
+@pytest.mark.parametrize(("make", "pcap_too"), [
+    (_two_interfaces, True), (_with_spb, True), (_second_section, True), (_odd_padding, False),
+    (_damaged("cut"), True), (_damaged("length"), True), (_damaged("trailer"), True),
+    (_damaged("caplen"), True)],
+    ids=["two-interfaces", "simple-packet-block", "second-section", "odd-padding", "cut",
+         "length", "trailer", "caplen"])
+def test_unusual_files_are_handed_back_to_the_stream_path(
+        packets: list[Packet], tmp_path: Path, make: Any, pcap_too: bool,
+        taken: list[bool | None], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Each goes the stream path's way in the end (its output, its error and status), whether
+    the vectorised path declined at once (None) or part way through (False)."""
+    monkeypatch.setattr(ngscan, "SEGMENT_WORDS", 1 << 18)
+    source = make(tmp_path / "in.pcapng", packets)
+    for fmt in ([], ["--pcap"]) if pcap_too else ([],):
+        fast, stream = _outputs(source, tmp_path, "udp", fmt, capsys)
+        assert taken.pop(0) is not True
+        assert fast == stream
+
+
+def test_counting(packets: list[Packet], tmp_path: Path, taken: list[bool | None],
+                  capsys: pytest.CaptureFixture[str]) -> None:
+    source = _pcapng(tmp_path / "in.pcapng", packets)
+    counts = []
+    for engine in ("vector", "jit"):
+        assert cli.run(["-r", str(source), "--count", "--engine", engine, "tcp"]) == 0
+        counts.append(capsys.readouterr().out)
+    assert taken == [True]
+    assert counts[0] == counts[1] and int(counts[0].split()[0]) > 1000
+
+
+def test_printing_and_pipes_stay_on_the_stream_path(packets: list[Packet], tmp_path: Path,
+                                                    taken: list[bool | None]) -> None:
+    source = _pcapng(tmp_path / "in.pcapng", packets)
+    opts = offline.Options(str(source), "udp", None, None, False, False, False, 0, None,
+                           "vector", True, None)
+    assert not ngpath.takes(opts)  # printing
+    assert not ngpath.takes(dataclasses.replace(opts, write="-"))
+    assert ngpath.takes(dataclasses.replace(opts, write=str(tmp_path / "o")))
+    assert ngpath.takes(dataclasses.replace(opts, count_only=True))
+    assert not ngpath.takes(dataclasses.replace(opts, write=str(tmp_path / "o"), max_count=5))
+    assert not ngpath.takes(dataclasses.replace(opts, write=str(tmp_path / "o"), engine="jit"))
+
+
+def _corpus_pcapngs() -> list[Path]:
+    return sorted(CORPUS_PCAPS.glob("*.pcapng")) if CORPUS_PCAPS.exists() else []
+
+
+@pytest.mark.parametrize("path", _corpus_pcapngs(), ids=lambda p: p.name)
+def test_corpus_pcapng_files(path: Path, tmp_path: Path,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    for fmt in ([], ["--pcap"]):
+        fast, stream = _outputs(path, tmp_path, "", fmt, capsys)
+        assert fast == stream
+
+
+# -- the lockstep walk against an exact one --------------------------------------------------
+
+def _exact_blocks(data: bytes) -> list[int]:
+    at, q = [], 0
+    while q < len(data):
+        at.append(q // 4)
+        q += struct.unpack_from("<I", data, q + 4)[0]
+    return at
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 1400), st.booleans()), min_size=200, max_size=1500),
+       st.integers(0, 2**32 - 1))
+def test_the_lockstep_walk_finds_exactly_the_blocks(sizes: list[tuple[int, bool]],
+                                                     seed: int) -> None:
+    """Packets full of words that look like EPB starts (type 6, a plausible length, the same
+    length where such a block would end) must not lead a chain astray for good. Chains start
+    every 64 words here, so that even small files are walked in lockstep."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ngscan, "CHAIN_WORDS", 64)
+        _check_walk(sizes, seed)
+
+
+def _check_walk(sizes: list[tuple[int, bool]], seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    blocks = [_block(1, struct.pack("<HHI", 1, 0, 262144))]
+    for size, planted in sizes:
+        payload = bytearray(rng.integers(0, 256, size, dtype=np.uint8).tobytes())
+        if planted and size >= 48:
+            fake = 32 + (size - 40) // 4 * 4
+            at = (size // 3) & ~3
+            struct.pack_into("<II", payload, at, 6, fake)
+            if at + fake - 4 + 4 <= size:
+                struct.pack_into("<I", payload, at + fake - 4, fake)
+        blocks.append(_block(6, struct.pack("<IIIII", 0, 0, 0, size, size) + bytes(payload)))
+    data = b"".join(blocks)
+    scan = ngscan.NgScan(data, "<", Interface(1, 262144, 262144, 1),
+                         0, 1 << 24)
+    found, after = scan.blocks(0, len(data) // 4)
+    assert after * 4 == len(data)
+    assert found.tolist() == _exact_blocks(data)
+
+
+def test_the_lockstep_walk_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The property above runs with chains (not one exact walk) on its larger files."""
+    monkeypatch.setattr(ngscan, "CHAIN_WORDS", 64)
+    calls = []
+    real = ngscan.NgScan._guess
+
+    def spy(self: ngscan.NgScan, nominal: np.ndarray) -> np.ndarray:
+        calls.append(len(nominal))
+        return real(self, nominal)
+
+    monkeypatch.setattr(ngscan.NgScan, "_guess", spy)
+    data = b"".join(_block(6, struct.pack("<IIIII", 0, 0, 0, 100, 100) + b"\0" * 100)
+                    for _ in range(2000))
+    scan = ngscan.NgScan(data, "<", Interface(1, 262144, 262144, 1),
+                         0, 1 << 24)
+    found, _ = scan.blocks(0, len(data) // 4)
+    assert found.tolist() == _exact_blocks(data)
+    assert calls and calls[0] > 100
