@@ -18,10 +18,13 @@ import io
 import mmap
 import os
 import stat
+import struct
 import time
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final, NoReturn
 
 from .offline import (
+    PARALLEL_MIN_BYTES,
     VECTOR_MIN_BYTES,
     Counts,
     Filters,
@@ -34,6 +37,7 @@ from .offline import (
 
 if TYPE_CHECKING:
     from .ngscan import NgScan, NgSegment
+    from .program import Program
     from .runwriter import RunWriter
     from .vector import BoolArray
 
@@ -131,40 +135,199 @@ def _writer(scan: NgScan, output: _Output, src_fd: int, pcap: bool) -> RunWriter
     return writer
 
 
+@dataclass(slots=True)
+class _Job:
+    """What every stretch of the file is filtered with, and where its matches go."""
+
+    scan: NgScan
+    program: Program | None
+    stages: Stages
+    writer: RunWriter | None
+    pcap: bool
+
+
 def _segments(scan: NgScan, opts: Options, filters: Filters, counts: Counts, stages: Stages,
               writer: RunWriter | None, pcap: bool) -> None:
+    first = scan.interface
+    program = None if filters.accepts_all else filters.program(first.linktype, first.snapshot)
+    job = _Job(scan, program, stages, writer, pcap)
+    progress = Progress.maybe(scan.size, opts)
+    try:
+        if _two_halves_pay(scan, opts, writer, pcap):
+            _two_halves(job, counts, progress, opts.write or "")
+        else:
+            _span(job, scan.first, scan.size, counts, progress)
+    finally:
+        if progress is not None:
+            progress.done()
+
+
+def _span(job: _Job, start: int, stop: int, counts: Counts, progress: Progress | None) -> int:
+    """Filters the blocks from byte ``start`` (a block start) up to the first at or after
+    ``stop``, segment by segment, and writes their matches; returns where the last one ended."""
     import numpy as np
 
     from . import vector
 
-    first = scan.interface
-    program = None if filters.accepts_all else filters.program(first.linktype, first.snapshot)
-    progress = Progress.maybe(scan.size, opts)
+    scan, stages = job.scan, job.stages
     since = time.perf_counter()
-    pos = scan.first
-    try:
-        while pos < scan.size:
-            seg = scan.segment(pos)
-            since = stages.add("index", since)
-            if program is None:
-                mask = np.ones(len(seg), dtype=bool)
-            else:
-                mask = vector.run(program.insns, seg.batch()) != 0
-            counts.read += len(seg)
-            counts.matched += int(np.count_nonzero(mask))
-            since = stages.add("filter", since)
-            if writer is not None:
-                _write(scan, seg, mask, writer, pcap)
-            if isinstance(scan.buf, mmap.mmap):
-                begin = pos - pos % mmap.PAGESIZE
-                scan.buf.madvise(mmap.MADV_DONTNEED, begin, min(seg.end, scan.size) - begin)
-            since = stages.add("write", since)
-            if progress is not None:
-                progress.update(seg.end)
-            pos = seg.end
-    finally:
+    pos = start
+    while pos < stop:
+        seg = scan.segment(pos, stop)
+        since = stages.add("index", since)
+        if job.program is None:
+            mask = np.ones(len(seg), dtype=bool)
+        else:
+            mask = vector.run(job.program.insns, seg.batch()) != 0
+        counts.read += len(seg)
+        counts.matched += int(np.count_nonzero(mask))
+        since = stages.add("filter", since)
+        if job.writer is not None:
+            _write(scan, seg, mask, job.writer, job.pcap)
+        if isinstance(scan.buf, mmap.mmap):
+            begin = pos - pos % mmap.PAGESIZE
+            scan.buf.madvise(mmap.MADV_DONTNEED, begin, min(seg.end, scan.size) - begin)
+        since = stages.add("write", since)
         if progress is not None:
-            progress.done()
+            progress.update(seg.end)
+        pos = seg.end
+    return pos
+
+
+# -- two processes: the first half here, the second in a child ------------------------------
+
+#: The child's report: status (0 done, 1 unusual, 2 failed: an error message of ``size`` bytes
+#: follows), packets read, matched, bytes written.
+_REPORT: Final = struct.Struct("<qqqq")
+_DONE, _UNUSUAL, _FAILED = 0, 1, 2
+
+
+def _two_halves_pay(scan: NgScan, opts: Options, writer: RunWriter | None, pcap: bool) -> bool:
+    """A big file, two CPUs, and matches that can be written as byte ranges (pcapng out) or
+    only counted."""
+    if scan.size < PARALLEL_MIN_BYTES or pcap or os.environ.get("BPFC_ONE_CORE"):
+        return False
+    if writer is not None and not writer.positional:
+        return False
+    return len(os.sched_getaffinity(0)) >= 2
+
+
+def _two_halves(job: _Job, counts: Counts, progress: Progress | None, out_path: str) -> None:
+    """The file cut at a block near its middle: this process filters and writes the first half,
+    a child the second, into a scratch file (O_TMPFILE) that is then appended to the output
+    inside the kernel. The child's half counts only if this half's walk ends exactly where the
+    child began; else (a wrong guess) this process goes on through the second half itself."""
+    from . import vector  # noqa: F401 - imported once, before the fork
+
+    scan, writer = job.scan, job.writer
+    middle = scan.middle()
+    scratch = _scratch(out_path) if writer is not None else None
+    if middle < 0 or (writer is not None and scratch is None):
+        _span(job, scan.first, scan.size, counts, progress)
+        return
+    report_r, report_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        os.close(report_r)
+        _child(job, middle, scratch, report_w)
+    os.close(report_w)
+    finished, end = False, -1
+    try:
+        end = _span(job, scan.first, middle, counts, progress)
+        if end != middle:  # the middle was no block start: the rest is this process's
+            _span(job, end, scan.size, counts, progress)
+        else:
+            _take(job, counts, report_r, scratch)
+        finished = True
+    finally:
+        os.close(report_r)
+        if scratch is not None:
+            os.close(scratch)
+        if not finished or end != middle:
+            _stop(pid)
+        os.waitpid(pid, 0)
+
+
+def _child(job: _Job, middle: int, scratch: int | None, report_w: int) -> NoReturn:
+    from .errors import CaptureFileError
+    from .ngscan import Unusual
+    from .runwriter import RunWriter
+
+    status = 1
+    try:
+        writer = None
+        if job.writer is not None:
+            assert scratch is not None and isinstance(job.scan.buf, mmap.mmap)
+            writer = RunWriter(scratch, job.writer.src_fd, job.scan.buf, 0,
+                               job.writer.failing.name)
+        mine = _Job(job.scan, job.program, Stages(), writer, job.pcap)
+        counts = Counts()
+        try:
+            _span(mine, middle, job.scan.size, counts, None)
+            report = _REPORT.pack(_DONE, counts.read, counts.matched,
+                                  0 if writer is None else writer.position)
+        except Unusual:
+            report = _REPORT.pack(_UNUSUAL, 0, 0, 0)
+        except CaptureFileError as err:
+            text = str(err).encode()
+            report = _REPORT.pack(_FAILED, 0, 0, len(text)) + text
+        os.write(report_w, report)
+        status = 0
+    finally:
+        os._exit(status)
+
+
+def _take(job: _Job, counts: Counts, report_r: int, scratch: int | None) -> None:
+    """The child's half: its counts, and its matches appended to the output."""
+    from .errors import CaptureFileError
+    from .ngscan import Unusual
+
+    head = os.read(report_r, _REPORT.size)
+    if len(head) < _REPORT.size:
+        raise CaptureFileError("the second filtering process died")
+    status, read, matched, size = _REPORT.unpack(head)
+    if status == _UNUSUAL:
+        raise Unusual("in the second half")
+    if status == _FAILED:
+        raise CaptureFileError(os.read(report_r, size).decode(errors="replace"))
+    counts.read += read
+    counts.matched += matched
+    writer = job.writer
+    if writer is None or scratch is None:
+        return
+    with writer.failing:
+        done = 0
+        while done < size:
+            n = 0
+            try:
+                n = os.copy_file_range(scratch, writer.fd, size - done, done,
+                                       writer.position + done)
+            except OSError:
+                pass
+            if n <= 0:  # no copy in the kernel between these two: through this process
+                n = os.pwrite(writer.fd, os.pread(scratch, min(size - done, 8 << 20), done),
+                              writer.position + done)
+            done += n
+    writer.position += size
+
+
+def _scratch(out_path: str) -> int | None:
+    """An unnamed file beside the output (same file system, so the kernel can copy between
+    them), or None where there is none to be had."""
+    try:
+        return os.open(os.path.dirname(os.path.abspath(out_path)),
+                       os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    except (OSError, AttributeError):
+        return None
+
+
+def _stop(pid: int) -> None:
+    import signal
+
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
 
 
 def _write(scan: NgScan, seg: NgSegment, mask: BoolArray, writer: RunWriter, pcap: bool) -> None:

@@ -208,12 +208,21 @@ class NgScan:
 
     # -- one segment ------------------------------------------------------------------------
 
-    def segment(self, start: int) -> NgSegment:
-        """The EPBs of the blocks from byte ``start`` (a block start) for about a segment;
-        ``Unusual`` for anything the stream reader reads differently from a plain EPB."""
+    def middle(self) -> int:
+        """A block start (bytes) guessed near the middle of the packets (-1: none found):
+        where a second process may start. Only a walk up to it proves it one."""
+        first = self.first >> 2
+        found = int(self._guess(np.array([first + (self.words - first) // 2]))[0])
+        return found * 4 if found > first else -1
+
+    def segment(self, start: int, stop: int | None = None) -> NgSegment:
+        """The EPBs of the blocks from byte ``start`` (a block start) for about a segment, and
+        not past the first block at or after byte ``stop``; ``Unusual`` for anything the stream
+        reader reads differently from a plain EPB."""
         w = self._w
         first = start >> 2
-        starts, after = self.blocks(first, min(first + SEGMENT_WORDS, self.words))
+        end = self.words if stop is None else -(-stop // 4)
+        starts, after = self.blocks(first, min(first + SEGMENT_WORDS, end))
         if after > self.words:
             raise Unusual("a block cut by the end of the file")
         # Every block's head row, in file order (one trip to memory each); the fixed fields

@@ -28,7 +28,7 @@ from bpfc.pcapfile import Interface, Packet, open_capture
 from bpfc.pcapwrite import PcapngWriter
 
 from .conftest import CORPUS_PCAPS
-from .test_offline import GENERATED_PACKETS, _load_generator
+from .test_offline import GENERATED_PACKETS, _load_generator, fail_writes_in_children
 
 TCPDUMP = shutil.which("tcpdump")
 
@@ -311,3 +311,103 @@ def test_the_lockstep_walk_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
     found, _ = scan.blocks(0, len(data) // 4)
     assert found.tolist() == _exact_blocks(data)
     assert calls and calls[0] > 100
+
+
+# -- two processes, one half each ------------------------------------------------------------
+
+@pytest.fixture
+def halves(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Two processes on the (small) generated file; records how the halves went."""
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one CPU")
+    monkeypatch.setattr(ngpath, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(ngscan, "SEGMENT_WORDS", 1 << 18)
+    monkeypatch.delenv("BPFC_ONE_CORE", raising=False)
+    seen: list[str] = []
+    real_take, real_span = ngpath._take, ngpath._span
+    parent = os.getpid()
+
+    def take(*args: Any) -> None:
+        seen.append("child's half taken")
+        real_take(*args)
+
+    def span(job: Any, start: int, stop: int, *args: Any) -> int:
+        if os.getpid() == parent and stop == job.scan.size and start != job.scan.first:
+            seen.append("second half here")
+        return real_span(job, start, stop, *args)
+
+    monkeypatch.setattr(ngpath, "_take", take)
+    monkeypatch.setattr(ngpath, "_span", span)
+    yield seen
+
+
+@pytest.mark.parametrize("expr", ["", "udp", "tcp port 80"], ids=["empty", "udp", "port"])
+def test_two_halves_write_what_the_stream_path_writes(packets: list[Packet], tmp_path: Path,
+                                                      expr: str, halves: list[str],
+                                                      taken: list[bool | None],
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    source = _pcapng(tmp_path / "in.pcapng", packets, options=True)
+    fast, stream = _outputs(source, tmp_path, expr, [], capsys)
+    assert taken == [True] and halves == ["child's half taken"]
+    assert fast == stream
+    assert cli.run(["-r", str(source), "--count", "--engine", "vector", *expr.split()]) == 0
+    counted = capsys.readouterr().out
+    assert cli.run(["-r", str(source), "--count", "--engine", "jit", *expr.split()]) == 0
+    assert counted == capsys.readouterr().out
+    assert halves == ["child's half taken"] * 2
+
+
+def test_a_middle_that_is_no_block_start_leaves_the_child_out(
+        packets: list[Packet], tmp_path: Path, halves: list[str],
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    real = ngscan.NgScan.middle
+    monkeypatch.setattr(ngscan.NgScan, "middle", lambda self: real(self) + 8)
+    source = _pcapng(tmp_path / "in.pcapng", packets)
+    fast, stream = _outputs(source, tmp_path, "udp", [], capsys)
+    assert fast == stream
+    assert halves == ["second half here"]
+
+
+def test_an_unusual_second_half_sends_everything_to_the_stream_path(
+        packets: list[Packet], tmp_path: Path, halves: list[str], taken: list[bool | None],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    spb = _block(3, struct.pack("<I", 60) + b"\x01" * 60)
+    source = _pcapng(tmp_path / "in.pcapng", packets, extra={len(packets) * 9 // 10: spb})
+    fast, stream = _outputs(source, tmp_path, "udp", [], capsys)
+    assert taken == [False]
+    assert fast == stream
+
+
+def test_the_child_failing_to_write_is_reported(packets: list[Packet], tmp_path: Path,
+                                                halves: list[str],
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    fail_writes_in_children(monkeypatch)
+    source = _pcapng(tmp_path / "in.pcapng", packets)
+    out = tmp_path / "out.pcapng"
+    assert cli.run(["-r", str(source), "-w", str(out), "--engine", "vector", "udp"]) == 1
+    err = capsys.readouterr().err
+    assert err.endswith(f"bpfc: error: {out}: cannot write: No space left on device\n"), err
+
+
+def test_the_child_dying_is_an_error(packets: list[Packet], tmp_path: Path, halves: list[str],
+                                     monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    def dies(*args: Any) -> None:
+        os._exit(9)
+
+    monkeypatch.setattr(ngpath, "_child", dies)
+    source = _pcapng(tmp_path / "in.pcapng", packets)
+    assert cli.run(["-r", str(source), "-w", str(tmp_path / "o"), "--engine", "vector",
+                    "udp"]) == 1
+    assert capsys.readouterr().err.endswith("bpfc: error: the second filtering process died\n")
+
+
+def test_without_a_scratch_file_one_process_does_it_all(
+        packets: list[Packet], tmp_path: Path, halves: list[str],
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(ngpath, "_scratch", lambda path: None)
+    source = _pcapng(tmp_path / "in.pcapng", packets)
+    fast, stream = _outputs(source, tmp_path, "udp", [], capsys)
+    assert fast == stream
+    assert halves == []

@@ -303,13 +303,9 @@ def test_a_full_standard_output_is_reported(generated: Path, argv: list[str]) ->
                                 "device\n"), done.stderr
 
 
-def test_a_write_failing_in_the_second_process_is_reported(generated: Path, tmp_path: Path,
-                                                           two_cores: None,
-                                                           monkeypatch: pytest.MonkeyPatch,
-                                                           capsys: pytest.CaptureFixture[str]
-                                                           ) -> None:
-    """The child writes its own segments; when one of those writes fails, the child sends its
-    error to the parent, which reports it (not "the second filtering process died")."""
+def fail_writes_in_children(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Makes every ``RunWriter.write`` in a forked child fail as a full disk does; returns this
+    (the parent's) pid."""
     from bpfc.runwriter import RunWriter
 
     parent = os.getpid()
@@ -322,6 +318,18 @@ def test_a_write_failing_in_the_second_process_is_reported(generated: Path, tmp_
                 raise OSError(28, "No space left on device")
         return real(self, begins, ends, at)
 
+    monkeypatch.setattr(RunWriter, "write", failing_in_the_child)
+    return parent
+
+
+def test_a_write_failing_in_the_second_process_is_reported(generated: Path, tmp_path: Path,
+                                                           two_cores: None,
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]
+                                                           ) -> None:
+    """The child writes its own segments; when one of those writes fails, the child sends its
+    error to the parent, which reports it (not "the second filtering process died")."""
+    parent = fail_writes_in_children(monkeypatch)
     real_work = parallel._Worker.work
 
     def slow_in_the_parent(self: parallel._Worker, index: int, stages: Any) -> Any:
@@ -329,7 +337,6 @@ def test_a_write_failing_in_the_second_process_is_reported(generated: Path, tmp_
             time.sleep(0.2)  # meanwhile the child claims (and will write) segments of its own
         return real_work(self, index, stages)
 
-    monkeypatch.setattr(RunWriter, "write", failing_in_the_child)
     monkeypatch.setattr(parallel._Worker, "work", slow_in_the_parent)
     out = tmp_path / "out.pcap"
     assert bpfc("-r", str(generated), "-w", str(out), "udp") == 1
