@@ -338,22 +338,24 @@ def _write(scan: NgScan, seg: NgSegment, mask: BoolArray, writer: RunWriter, pca
     from .ngscan import EPB_HEAD, Unusual
     from .runwriter import sorted_runs
 
-    offset = seg.offset[mask]
+    chosen = np.flatnonzero(mask)
+    chosen = chosen[np.argsort(seg.offset[chosen], kind="stable")]  # file order
+    offset = seg.offset[chosen]
     if not pcap:
         if scan.nonzero_padding(seg, mask):
             raise Unusual("padding the stream path would write as zeros")
-        writer.write(*sorted_runs(offset, offset + seg.total[mask]))
+        writer.write(*sorted_runs(offset, offset + seg.total[chosen]))
         return
     units = np.uint64(scan.interface.ts_units)
-    stamp = seg.stamp[mask]
+    stamp = seg.stamp[chosen]
     sec = stamp // units
     if len(sec) and int(sec.max()) > 0xFFFFFFFF:
         raise Unusual("a timestamp a pcap file cannot hold")
-    caplen = seg.caplen[mask]
+    caplen = seg.caplen[chosen]
     heads = np.empty((len(offset), 4), dtype=np.dtype(scan.order + "u4"))
     heads[:, 0] = sec
     heads[:, 1] = stamp % units
     heads[:, 2] = caplen
-    heads[:, 3] = seg.wirelen[mask]
+    heads[:, 3] = seg.wirelen[chosen]
     data = offset + EPB_HEAD
     writer.write_records(heads.view(np.uint8), data, data + caplen)

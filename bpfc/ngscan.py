@@ -59,9 +59,10 @@ class Unusual(Exception):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class NgSegment:
-    """The EPBs of one segment, in file order: byte offsets, total lengths, captured and
-    original lengths, timestamps (in the interface's units), head rows (the 28-byte EPB header
-    and the packet's first bytes); ``end`` is the byte offset after the segment's last block."""
+    """The EPBs of one segment, in the order the walk met them (not file order): byte offsets,
+    total lengths, captured and original lengths, timestamps (in the interface's units), head
+    rows (the 28-byte EPB header and the packet's first bytes); ``end`` is the byte offset after
+    the segment's last block."""
 
     buf: mmap.mmap | bytes
     offset: I64Array
@@ -98,6 +99,7 @@ class NgScan:
         self._bytes = np.frombuffer(buf, dtype=np.uint8)
         self._rows = np.ndarray((max(self.size - ROW + 1, 0),), dtype=np.dtype((np.void, ROW)),
                                 buffer=buf, strides=(1,))
+        self._heads: npt.NDArray[np.void] | None = None
         u4 = order + "u4"
         #: A head row's view as a block header (an EPB's fields; a block's type and length).
         self._header = np.dtype({"names": ["kind", "total", "interface", "high", "low",
@@ -154,57 +156,78 @@ class NgScan:
         found[first] = at[where]
         return found
 
-    def blocks(self, start: int, stop: int) -> tuple[I64Array, int]:
+    def blocks(self, start: int, stop: int) -> tuple[I64Array, U8Array, int]:
         """Every block start (words) from ``start`` (a block start) up to the first at or past
-        ``stop``, in file order, and the word after the last of them."""
+        ``stop``, with the block's head row, and the word after the last of them. The rows are
+        fetched as the walk steps onto each block (one trip to memory per block) and come in
+        *walk order*, not file order; they lie in a buffer the next call reuses."""
         span = stop - start
         chains = min(span // CHAIN_WORDS, MAX_CHAINS)
         if chains < MIN_CHAINS:
             marks, after = self._walk(start, stop)
-            return np.array(marks, dtype=np.int64), after
+            found = np.array(marks, dtype=np.int64)
+            return found, self._gather(found * 4), after
         spacing = span // chains
         guesses = self._guess(start + spacing * np.arange(1, chains, dtype=np.int64))
         # Two windows may find the same block; a guess at or past ``stop`` starts no chain.
         starts = np.unique(np.concatenate([np.array([start], dtype=np.int64),
                                            guesses[(guesses > start) & (guesses < stop)]]))
         stops = np.append(starts[1:], np.int64(stop))
-        w = self._w
-        landing = np.empty(len(starts), dtype=np.int64)
-        limit = np.minimum(stops, self.words - 3)
+        rows_of, header = self._rows, self._header
+        landing = starts.copy()
+        # A whole row must lie in the file; the exact walk takes a chain on from there.
+        limit = np.minimum(stops, (len(rows_of) - 1) // 4 + 1)
         chain = np.flatnonzero(starts < limit)
-        landing[:] = starts
         here, limit = starts[chain], limit[chain]
         ids: list[I64Array] = []
         seen: list[I64Array] = []
+        buffer = self._buffer(span // 64 + len(starts))
+        filled = 0
         while len(chain) >= MIN_ACTIVE:
+            head = buffer[filled:filled + len(here)]
+            head[...] = rows_of[here * 4]
+            filled += len(here)
             ids.append(chain)
             seen.append(here)
             # A wrong guess's chain may read any length: it still moves on, and is dropped below.
-            here = here + np.maximum(w[here + 1] >> 2, 3)
+            here = here + np.maximum(head.view(header)["total"] >> 2, 3)
             going = here < limit
             if not going.all():
                 landing[chain[~going]] = here[~going]
                 chain, here, limit = chain[going], here[going], limit[going]
         landing[chain] = here
-        order = np.argsort(np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64),
-                           kind="stable")
-        positions = (np.concatenate(seen) if seen else np.zeros(0, dtype=np.int64))[order]
-        counts = np.bincount(np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64),
-                             minlength=len(starts))
-        ends = np.cumsum(counts)
+        trusted = np.zeros(len(starts), dtype=bool)
         pieces: list[I64Array] = []
-        expected, begin = start, 0
-        for i, (chain_start, chain_stop, end) in enumerate(
-                zip(starts.tolist(), stops.tolist(), ends.tolist(), strict=True)):
+        row_pieces: list[U8Array] = []
+        expected = start
+        for i, (chain_start, chain_stop) in enumerate(zip(starts.tolist(), stops.tolist(),
+                                                          strict=True)):
             if chain_start == expected:
-                pieces.append(positions[begin:end])
+                trusted[i] = True
                 marks, expected = self._walk(int(landing[i]), chain_stop)
             else:  # a wrong guess (rare): this stretch, exactly
                 marks, expected = self._walk(expected, chain_stop)
             if marks:
-                pieces.append(np.array(marks, dtype=np.int64))
-            begin = end
-        return np.concatenate(pieces), expected
+                found = np.array(marks, dtype=np.int64)
+                pieces.append(found)
+                row_pieces.append(self._gather(found * 4))
+        rows = buffer[:filled].view(np.uint8).reshape(filled, ROW)
+        positions = np.concatenate(seen) if seen else np.zeros(0, dtype=np.int64)
+        if ids and not trusted.all():
+            keep = trusted[np.concatenate(ids)]
+            positions, rows = positions[keep], rows[keep]
+        if pieces:
+            positions = np.concatenate([positions, *pieces])
+            rows = np.concatenate([rows, *row_pieces])
+        return positions, rows, expected
+
+    def _buffer(self, size: int) -> npt.NDArray[np.void]:
+        """The row buffer of ``blocks``, at least ``size`` rows, kept from call to call (fresh
+        arrays every step would cost more in page faults than the gathers)."""
+        if self._heads is None or len(self._heads) < size:
+            self._heads = np.empty(max(size, 2 * len(self._heads) if self._heads is not None
+                                       else 0), dtype=self._rows.dtype)
+        return self._heads
 
     # -- one segment ------------------------------------------------------------------------
 
@@ -222,13 +245,11 @@ class NgScan:
         w = self._w
         first = start >> 2
         end = self.words if stop is None else -(-stop // 4)
-        starts, after = self.blocks(first, min(first + SEGMENT_WORDS, end))
+        starts, rows, after = self.blocks(first, min(first + SEGMENT_WORDS, end))
         if after > self.words:
             raise Unusual("a block cut by the end of the file")
-        # Every block's head row, in file order (one trip to memory each); the fixed fields
-        # of its header are read from there.
+        # The fixed fields of every block's header, read from its head row.
         offset = starts * 4
-        rows = self._gather(offset)
         head = rows.reshape(-1).view(self._header)
         kind, total = head["kind"], head["total"].astype(np.int64)
         if (int(total.max(initial=12)) > self.max_block or int(total.min(initial=12)) < 12
