@@ -101,6 +101,7 @@ class NgScan:
                                 buffer=buf, strides=(1,))
         self._heads: npt.NDArray[np.void] | None = None
         u4 = order + "u4"
+        self._word = np.dtype(u4)
         #: A head row's view as a block header (an EPB's fields; a block's type and length).
         self._header = np.dtype({"names": ["kind", "total", "interface", "high", "low",
                                            "caplen", "wirelen"],
@@ -132,8 +133,10 @@ class NgScan:
             if q + 3 > words:
                 raise Unusual("a block header cut by the end of the file")
             total = item(q + 1)
-            if total < 12 or total & 3:
+            if total < 12 or total & 3 or q + (total >> 2) > words:
                 raise Unusual("a block of impossible length")
+            if item(q + (total >> 2) - 1) != total:
+                raise Unusual("a block whose length differs at its end")
             mark(q)
             q += total >> 2
         return at, q
@@ -183,14 +186,22 @@ class NgScan:
         seen: list[I64Array] = []
         buffer = self._buffer(span // 64 + len(starts))
         filled = 0
+        w, words = self._w, self.words
+        bad = np.zeros(len(starts), dtype=bool)
         while len(chain) >= MIN_ACTIVE:
             head = buffer[filled:filled + len(here)]
             head[...] = rows_of[here * 4]
             filled += len(here)
             ids.append(chain)
             seen.append(here)
+            total = head.view(header)["total"]
             # A wrong guess's chain may read any length: it still moves on, and is dropped below.
-            here = here + np.maximum(head.view(header)["total"] >> 2, 3)
+            here = here + np.maximum(total >> 2, 3)
+            # The length again at the block's end: the word before the next block, whose row
+            # the next step fetches (so this costs no trip to memory of its own).
+            differs = w[np.minimum(here, words) - 1] != total
+            if differs.any():
+                bad[chain[differs]] = True
             going = here < limit
             if not going.all():
                 landing[chain[~going]] = here[~going]
@@ -211,6 +222,8 @@ class NgScan:
                 found = np.array(marks, dtype=np.int64)
                 pieces.append(found)
                 row_pieces.append(self._gather(found * 4))
+        if bool(np.any(bad & trusted)):
+            raise Unusual("a block whose length differs at its end")
         rows = buffer[:filled].view(np.uint8).reshape(filled, ROW)
         positions = np.concatenate(seen) if seen else np.zeros(0, dtype=np.int64)
         if ids and not trusted.all():
@@ -242,32 +255,29 @@ class NgScan:
         """The EPBs of the blocks from byte ``start`` (a block start) for about a segment, and
         not past the first block at or after byte ``stop``; ``Unusual`` for anything the stream
         reader reads differently from a plain EPB."""
-        w = self._w
         first = start >> 2
         end = self.words if stop is None else -(-stop // 4)
         starts, rows, after = self.blocks(first, min(first + SEGMENT_WORDS, end))
         if after > self.words:
             raise Unusual("a block cut by the end of the file")
-        # The fixed fields of every block's header, read from its head row.
+        # The fixed fields of every block's header (an EPB's seven words), read from its head
+        # row in one pass. (The walk checked that each length stands again at the block's end.)
         offset = starts * 4
-        head = rows.reshape(-1).view(self._header)
-        kind, total = head["kind"], head["total"].astype(np.int64)
-        if (int(total.max(initial=12)) > self.max_block or int(total.min(initial=12)) < 12
-                or bool(np.any(total & 3))
-                or not np.array_equal(w[starts + (total >> 2) - 1], total)):
-            raise Unusual("damage")
+        head = rows[:, :EPB_HEAD].view(self._word).astype(np.int64)
+        kind, total = head[:, 0], head[:, 1]
+        if int(total.max(initial=12)) > self.max_block:
+            raise Unusual("a block longer than the stream reader takes")
         packet = kind == BT_EPB
         if not packet.all():
             if bool(np.isin(kind[~packet], _NOT_HERE).any()):
                 raise Unusual("another section, interface or kind of packet block")
             offset, rows, head, total = offset[packet], rows[packet], head[packet], total[packet]
-        caplen = head["caplen"].astype(np.int64)
-        if (bool(np.any(head["interface"] != 0)) or int(total.min(initial=32)) < 32
+        caplen = head[:, 5]
+        if (bool(np.any(head[:, 2] != 0)) or int(total.min(initial=32)) < 32
                 or bool(np.any(caplen > np.minimum(total - 32, self.interface.snapshot)))):
             raise Unusual("an EPB the stream reader refuses")
-        stamp = (head["high"].astype(np.uint64) << np.uint64(32)) | head["low"].astype(np.uint64)
-        return NgSegment(self.buf, offset, total, caplen, head["wirelen"].astype(np.int64),
-                         stamp, rows, after * 4)
+        stamp = (head[:, 3].astype(np.uint64) << np.uint64(32)) | head[:, 4].astype(np.uint64)
+        return NgSegment(self.buf, offset, total, caplen, head[:, 6], stamp, rows, after * 4)
 
     def _gather(self, offsets: I64Array) -> U8Array:
         """ROW bytes from each offset, zero past the end of the file."""
