@@ -153,7 +153,7 @@ def _segments(scan: NgScan, opts: Options, filters: Filters, counts: Counts, sta
     job = _Job(scan, program, stages, writer, pcap)
     progress = Progress.maybe(scan.size, opts)
     try:
-        if _two_halves_pay(scan, opts, writer, pcap):
+        if _two_halves_pay(scan, opts, writer):
             _two_halves(job, counts, progress, opts.write or "")
         else:
             _span(job, scan.first, scan.size, counts, progress)
@@ -202,10 +202,9 @@ _REPORT: Final = struct.Struct("<qqqq")
 _DONE, _UNUSUAL, _FAILED = 0, 1, 2
 
 
-def _two_halves_pay(scan: NgScan, opts: Options, writer: RunWriter | None, pcap: bool) -> bool:
-    """A big file, two CPUs, and matches that can be written as byte ranges (pcapng out) or
-    only counted."""
-    if scan.size < PARALLEL_MIN_BYTES or pcap or os.environ.get("BPFC_ONE_CORE"):
+def _two_halves_pay(scan: NgScan, opts: Options, writer: RunWriter | None) -> bool:
+    """A big file, two CPUs, and an output file at hand (or only counting)."""
+    if scan.size < PARALLEL_MIN_BYTES or os.environ.get("BPFC_ONE_CORE"):
         return False
     if writer is not None and not writer.positional:
         return False

@@ -344,12 +344,14 @@ def halves(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
 
 @pytest.mark.parametrize("expr", ["", "udp", "tcp port 80"], ids=["empty", "udp", "port"])
+@pytest.mark.parametrize("fmt", [[], ["--pcap"]], ids=["pcapng-out", "pcap-out"])
 def test_two_halves_write_what_the_stream_path_writes(packets: list[Packet], tmp_path: Path,
-                                                      expr: str, halves: list[str],
+                                                      expr: str, fmt: list[str],
+                                                      halves: list[str],
                                                       taken: list[bool | None],
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     source = _pcapng(tmp_path / "in.pcapng", packets, options=True)
-    fast, stream = _outputs(source, tmp_path, expr, [], capsys)
+    fast, stream = _outputs(source, tmp_path, expr, fmt, capsys)
     assert taken == [True] and halves == ["child's half taken"]
     assert fast == stream
     assert cli.run(["-r", str(source), "--count", "--engine", "vector", *expr.split()]) == 0
