@@ -12,7 +12,10 @@ resident sizes
 its ``BPFC_STAGES`` report (startup is everything before the driver runs: interpreter, site,
 imports). Both outputs must hold the same bytes, or the run fails.
 
-Then, on a 100,000-packet slice: the same work through pcapy-ng (libpcap's filter, its dumper)
+Then the same job on the capture converted to pcapng (one interface, EPBs; made once by bpfc
+and cached beside it): tcpdump (which writes classic pcap) against ``bpfc --pcap`` (whose output
+must be byte-identical to tcpdump's) and against bpfc's default pcapng output (``--no-pcapng``
+skips it). Then, on a 100,000-packet slice: the same work through pcapy-ng (libpcap's filter, its dumper)
 and through scapy (``sniff(offline=..., filter=...)`` and ``wrpcap``), both timed in a fresh
 process. ``--big`` (or ``BPFC_BENCH_10M=1``) adds the ratio on a 10,000,000-packet capture
 (about 4.7 GB under bench/data/; generating it takes about a minute, once; the 8 expressions
@@ -184,6 +187,51 @@ def compare_tools(path: Path, expressions: list[str], repeat: int, work: Path,
         t_out.unlink(missing_ok=True)
 
 
+def pcapng_of(path: Path) -> Path:
+    """The capture as pcapng (one interface, EPBs, what dumpcap writes), made once by bpfc's
+    own writer and kept beside it."""
+    ng = path.with_suffix(".pcapng")
+    if not ng.exists():
+        part = ng.with_suffix(".part")
+        subprocess.run([sys.executable, "-m", "bpfc", "-r", str(path), "-w", str(part),
+                        "--pcapng"], env=_bpfc_env(), check=True, capture_output=True)
+        part.rename(ng)
+    return ng
+
+
+def compare_pcapng(path: Path, expressions: list[str], repeat: int, work: Path,
+                   packets: int) -> None:
+    """The same job on the capture as pcapng. tcpdump writes classic pcap whatever it reads;
+    bpfc keeps the input's format unless told: ``--pcap`` (byte-identical to tcpdump's output,
+    checked) and pcapng out (as the stream path writes it) are both timed."""
+    tcpdump = shutil.which("tcpdump")
+    if tcpdump is None:
+        raise SystemExit("tcpdump is not installed")
+    ng = pcapng_of(path)
+    env = _bpfc_env(BPFC_STAGES="1")
+    print(f"\n{ng.name}: the same {packets:,} packets as pcapng, {ng.stat().st_size / 1e6:.0f} MB; "
+          f"best of {repeat}")
+    print(f"{'expression':34} {'tcpdump pkt/s':>14} {'--pcap pkt/s':>13} {'ratio':>6} "
+          f"{'pcapng pkt/s':>13} {'ratio':>6}")
+    subprocess.run(["cat", str(ng)], stdout=subprocess.DEVNULL, check=True)
+    for expr in expressions:
+        words = expr.split()
+        t_out, p_out, n_out = work / "tcpdump.pcap", work / "bpfc.pcap", work / "bpfc.pcapng"
+        bpfc = [sys.executable, "-m", "bpfc", "-r", str(ng)]
+        timed([*bpfc, "-w", str(p_out), "--pcap", *words], env)  # fills the program cache
+        t, p, n = interleaved(ng, [([tcpdump, "-r", str(ng), "-w", str(t_out), *words], t_out,
+                                    None),
+                                   ([*bpfc, "-w", str(p_out), "--pcap", *words], p_out, env),
+                                   ([*bpfc, "-w", str(n_out), *words], n_out, env)], repeat)
+        if not filecmp.cmp(t_out, p_out, shallow=False):
+            raise SystemExit(f"pcapng input: outputs differ for {expr!r}")
+        print(f"{expr or '(empty)':34} {packets / t.seconds:14,.0f} {packets / p.seconds:13,.0f} "
+              f"{t.seconds / p.seconds:6.2f} {packets / n.seconds:13,.0f} "
+              f"{t.seconds / n.seconds:6.2f}", flush=True)
+        for out in (t_out, p_out, n_out):
+            out.unlink(missing_ok=True)
+
+
 PCAPY_SCRIPT = """
 import sys, pcapy
 src, dst, expr = sys.argv[1:4]
@@ -258,6 +306,8 @@ def main() -> None:
                         help="also run the 10,000,000-packet capture")
     parser.add_argument("--no-libraries", action="store_true",
                         help="skip the pcapy-ng and scapy comparison")
+    parser.add_argument("--no-pcapng", action="store_true",
+                        help="skip the same job on the capture as pcapng")
     args = parser.parse_args()
     expressions = args.expr if args.expr is not None else EXPRESSIONS
     with tempfile.TemporaryDirectory(dir=HERE / "data" if (HERE / "data").exists() else None
@@ -267,6 +317,8 @@ def main() -> None:
         path = cached(1_000_000)
         subprocess.run(["cat", str(path)], stdout=subprocess.DEVNULL, check=True)
         compare_tools(path, expressions, args.repeat, work, 1_000_000)
+        if not args.no_pcapng:
+            compare_pcapng(path, expressions, args.repeat, work, 1_000_000)
         if not args.no_libraries:
             compare_libraries(path, expressions, args.repeat, work)
         if args.big:
