@@ -15,9 +15,9 @@ imports). Both outputs must hold the same bytes, or the run fails.
 Then the same job on the capture converted to pcapng (one interface, EPBs; made once by bpfc
 and cached beside it): tcpdump (which writes classic pcap) against ``bpfc --pcap`` (whose output
 must be byte-identical to tcpdump's) and against bpfc's default pcapng output (``--no-pcapng``
-skips it). Then, on a 100,000-packet slice: the same work through pcapy-ng (libpcap's filter, its dumper)
-and through scapy (``sniff(offline=..., filter=...)`` and ``wrpcap``), both timed in a fresh
-process. ``--big`` (or ``BPFC_BENCH_10M=1``) adds the ratio on a 10,000,000-packet capture
+skips it). Then, on a 100,000-packet slice: the same work through pcapy-ng (libpcap's filter,
+its dumper) and through scapy (``sniff(offline=..., filter=...)`` and ``wrpcap``), both timed in
+a fresh process. ``--big`` (or ``BPFC_BENCH_10M=1``) adds the ratio on a 10,000,000-packet capture
 (about 4.7 GB under bench/data/; generating it takes about a minute, once; the 8 expressions
 then take about 1.5 minutes, one run per tool each; the whole run with --big about 6 minutes,
 most of it scapy). The machine's page cache must hold the capture, or both tools read disk.
