@@ -100,6 +100,7 @@ class NgScan:
         self._rows = np.ndarray((max(self.size - ROW + 1, 0),), dtype=np.dtype((np.void, ROW)),
                                 buffer=buf, strides=(1,))
         self._heads: npt.NDArray[np.void] | None = None
+        self._fields: I64Array | None = None
         u4 = order + "u4"
         self._word = np.dtype(u4)
         #: A head row's view as a block header (an EPB's fields; a block's type and length).
@@ -209,7 +210,6 @@ class NgScan:
         landing[chain] = here
         trusted = np.zeros(len(starts), dtype=bool)
         pieces: list[I64Array] = []
-        row_pieces: list[U8Array] = []
         expected = start
         for i, (chain_start, chain_stop) in enumerate(zip(starts.tolist(), stops.tolist(),
                                                           strict=True)):
@@ -219,27 +219,37 @@ class NgScan:
             else:  # a wrong guess (rare): this stretch, exactly
                 marks, expected = self._walk(expected, chain_stop)
             if marks:
-                found = np.array(marks, dtype=np.int64)
-                pieces.append(found)
-                row_pieces.append(self._gather(found * 4))
+                pieces.append(np.array(marks, dtype=np.int64))
         if bool(np.any(bad & trusted)):
             raise Unusual("a block whose length differs at its end")
-        rows = buffer[:filled].view(np.uint8).reshape(filled, ROW)
-        positions = np.concatenate(seen) if seen else np.zeros(0, dtype=np.int64)
-        if ids and not trusted.all():
-            keep = trusted[np.concatenate(ids)]
-            positions, rows = positions[keep], rows[keep]
+        positions = np.concatenate([*seen, *pieces]) if seen or pieces else np.zeros(
+            0, dtype=np.int64)
+        # The exact walks' rows go after the lockstep's, in the same buffer: a fresh array of
+        # this size per segment would cost more in page faults (and zeroed pages) than the
+        # gathers themselves.
         if pieces:
-            positions = np.concatenate([positions, *pieces])
-            rows = np.concatenate([rows, *row_pieces])
+            tail = np.concatenate(pieces)
+            buffer = self._buffer(filled + len(tail), keep=filled)
+            buffer[filled:filled + len(tail)] = self._gather(tail * 4).view(buffer.dtype).ravel()
+            filled += len(tail)
+        rows = buffer[:filled].view(np.uint8).reshape(filled, ROW)
+        if ids and not trusted.all():
+            keep = np.concatenate([trusted[np.concatenate(ids)],
+                                   np.ones(len(positions) - sum(map(len, ids)), dtype=bool)])
+            positions, rows = positions[keep], rows[keep]
         return positions, rows, expected
 
-    def _buffer(self, size: int) -> npt.NDArray[np.void]:
+    def _buffer(self, size: int, keep: int = 0) -> npt.NDArray[np.void]:
         """The row buffer of ``blocks``, at least ``size`` rows, kept from call to call (fresh
-        arrays every step would cost more in page faults than the gathers)."""
-        if self._heads is None or len(self._heads) < size:
-            self._heads = np.empty(max(size, 2 * len(self._heads) if self._heads is not None
-                                       else 0), dtype=self._rows.dtype)
+        arrays every step would cost more in page faults than the gathers); growing keeps its
+        first ``keep`` rows."""
+        old = self._heads
+        if old is None or len(old) < size:
+            self._heads = np.empty(max(size, 2 * len(old) if old is not None else 0),
+                                   dtype=self._rows.dtype)
+            if old is not None and keep:
+                self._heads[:keep] = old[:keep]
+        assert self._heads is not None
         return self._heads
 
     # -- one segment ------------------------------------------------------------------------
@@ -263,7 +273,8 @@ class NgScan:
         # The fixed fields of every block's header (an EPB's seven words), read from its head
         # row in one pass. (The walk checked that each length stands again at the block's end.)
         offset = starts * 4
-        head = rows[:, :EPB_HEAD].view(self._word).astype(np.int64)
+        head = self._fields_for(len(rows))
+        np.copyto(head, rows[:, :EPB_HEAD].view(self._word))
         kind, total = head[:, 0], head[:, 1]
         if int(total.max(initial=12)) > self.max_block:
             raise Unusual("a block longer than the stream reader takes")
@@ -278,6 +289,13 @@ class NgScan:
             raise Unusual("an EPB the stream reader refuses")
         stamp = (head[:, 3].astype(np.uint64) << np.uint64(32)) | head[:, 4].astype(np.uint64)
         return NgSegment(self.buf, offset, total, caplen, head[:, 6], stamp, rows, after * 4)
+
+    def _fields_for(self, count: int) -> I64Array:
+        """``count`` rows of seven int64 header fields, in a buffer kept between segments."""
+        if self._fields is None or len(self._fields) < count:
+            self._fields = np.empty((max(count, 2 * len(self._fields) if self._fields is not None
+                                         else 0), 7), dtype=np.int64)
+        return self._fields[:count]
 
     def _gather(self, offsets: I64Array) -> U8Array:
         """ROW bytes from each offset, zero past the end of the file."""
