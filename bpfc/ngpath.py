@@ -2,14 +2,17 @@
 matching EPBs written as byte ranges of the input (pcapng out) or as classic pcap records.
 
 Stage: the pcapng branch of the offline driver, beside the classic one (``offline._run_mapped``).
-Input: the options, the filters; output: the counts, the written capture and any damage, exactly
-what the stream path (``offline._run_stream``) gives for the same file. It takes only what it
-can do without deciding anything the stream path decides: a file it finds unusual part way
-through (``ngscan.Unusual``) is handed back, the output not yet committed (counting, or a regular
-file that the stream path empties and writes again), so the stream path starts over.
+Input: the options, the filters; output: the counts and the written capture, exactly what the
+stream path (``offline._run_stream``) gives for the same file. It takes only what it can do
+without deciding anything the stream path decides: a file it finds unusual part way through
+(``ngscan.Unusual``: damage included) is handed back, the output not yet committed (counting,
+or a regular file that the stream path empties and writes again), so the stream path starts
+over and reports whatever there is to report.
 
-One process: the index walk, filter and writes of a segment follow one another; the classic
-path's two-process split is not done here.
+A big file is cut in two at a block near its middle (``_two_halves``): this process takes the
+first half, a child the second, writing into a scratch file that is appended to the output.
+Simpler than the classic path's segments claimed in turn (``parallel``), since a start-over on
+the stream path is always at hand.
 """
 
 from __future__ import annotations
@@ -29,10 +32,10 @@ from .offline import (
     Counts,
     Filters,
     Options,
+    Output,
     Progress,
     Stages,
-    _announce,
-    _Output,
+    announce,
 )
 
 if TYPE_CHECKING:
@@ -94,8 +97,8 @@ def _run(opts: Options, filters: Filters, counts: Counts, stages: Stages, buf: m
     except (Unusual, CaptureFileError, OSError):
         return None
     first = scan.interface
-    _announce(opts.source, first.linktype, first.snaplen)
-    output = None if opts.count_only else _Output.start(opts.write or "")
+    announce(opts.source, first.linktype, first.snaplen)
+    output = None if opts.count_only else Output.start(opts.write or "")
     writer = None
     try:
         if output is not None:
@@ -113,7 +116,7 @@ def _run(opts: Options, filters: Filters, counts: Counts, stages: Stages, buf: m
     return True
 
 
-def _writer(scan: NgScan, output: _Output, src_fd: int, pcap: bool) -> RunWriter:
+def _writer(scan: NgScan, output: Output, src_fd: int, pcap: bool) -> RunWriter:
     """The output, its file header written as the stream path's writers write it for this
     file (``PcapWriter.like``, ``PcapngWriter.like``)."""
     from .errors import output_name

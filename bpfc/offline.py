@@ -281,7 +281,7 @@ def _run(args: argparse.Namespace) -> int:
         if ngpath.takes(opts):
             done = ngpath.run(opts, filters, counts, stages)
         damage = None if done else _run_stream(opts, filters, counts, stages,
-                                               announce=done is None)
+                                               first_line=done is None)
     with WritingTo("standard output"):
         sys.stdout.flush()
     if opts.count_only:
@@ -304,7 +304,7 @@ def _s(n: int) -> str:
     return "" if n == 1 else "s"
 
 
-def _announce(path: str, linktype: int, snaplen: int) -> None:
+def announce(path: str, linktype: int, snaplen: int) -> None:
     """tcpdump's first line, on stderr."""
     from .linktypes import lookup
 
@@ -314,11 +314,11 @@ def _announce(path: str, linktype: int, snaplen: int) -> None:
 
 
 def _open_output(path: str) -> IO[bytes]:
-    return _Output.start(path).ready()
+    return Output.start(path).ready()
 
 
 @dataclass(slots=True)
-class _Output:
+class Output:
     """The ``-w`` file, being opened. An existing regular file is emptied by a second thread
     (``ftruncate`` releases the GIL): giving a 40 MB file's pages back to the kernel takes
     ~9 ms, which then overlaps importing numpy instead of coming before it. Nothing may be
@@ -330,7 +330,7 @@ class _Output:
     failure: OSError | None = None
 
     @classmethod
-    def start(cls, path: str) -> _Output:
+    def start(cls, path: str) -> Output:
         if path == "-":
             sys.stdout.flush()
             return cls(path, open(sys.stdout.fileno(), "wb", buffering=0, closefd=False))
@@ -446,8 +446,8 @@ def _open_mapped(opts: Options) -> Mapped | None:
 
 def _run_mapped(m: Mapped, opts: Options, filters: Filters, counts: Counts,
                 stages: Stages) -> CaptureFileError | None:
-    _announce(m.path, m.linktype, m.header.snaplen)
-    output = None if opts.count_only or opts.write is None else _Output.start(opts.write)
+    announce(m.path, m.linktype, m.header.snaplen)
+    output = None if opts.count_only or opts.write is None else Output.start(opts.write)
     # Every way through here takes the record index and numpy (~40 ms to import): imported
     # now, while an existing output file is emptied on the other core.
     from . import recindex  # noqa: F401
@@ -544,7 +544,7 @@ def _copy_everything(m: Mapped, opts: Options, filters: Filters, counts: Counts,
     return None if damage_at is None else replay_damage(m, damage_at)
 
 
-def _mapped_sink(m: Mapped, opts: Options, output: _Output | None) -> Sink:
+def _mapped_sink(m: Mapped, opts: Options, output: Output | None) -> Sink:
     if output is None:
         if opts.count_only:
             return CountSink()
@@ -646,8 +646,8 @@ def replay_damage(m: Mapped, offset: int) -> CaptureFileError:
 # -- the stream path -------------------------------------------------------------------------
 
 def _run_stream(opts: Options, filters: Filters, counts: Counts, stages: Stages,
-                announce: bool = True) -> CaptureFileError | None:
-    """Any input, one packet at a time (or batched for ``--engine vector``); ``announce``:
+                first_line: bool = True) -> CaptureFileError | None:
+    """Any input, one packet at a time (or batched for ``--engine vector``); ``first_line``:
     print tcpdump's first line (not yet printed)."""
     from .pcapfile import open_capture
 
@@ -656,8 +656,8 @@ def _run_stream(opts: Options, filters: Filters, counts: Counts, stages: Stages,
     reader = open_capture(source)
     with reader:
         first = reader.interfaces[0]
-        if announce:
-            _announce(opts.source, first.linktype, first.snaplen)
+        if first_line:
+            announce(opts.source, first.linktype, first.snaplen)
         sink = _stream_sink(reader, opts)
         verdicts = _verdicts(filters, opts.engine, reader)
         size = STREAM_BATCH if opts.engine == "vector" else 1
