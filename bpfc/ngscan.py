@@ -142,20 +142,26 @@ class NgScan:
             q += total >> 2
         return at, q
 
-    def _guess(self, nominal: I64Array) -> I64Array:
-        """For each nominal word, the first EPB start in the GUESS_WORDS after it whose length
-        is plausible and stands again at its end (-1: none)."""
+    def _guess(self, base: int, spacing: int, count: int) -> I64Array:
+        """For each nominal word ``base + spacing * i`` (``i < count``), the first EPB start in
+        the GUESS_WORDS from it whose length is plausible and stands again at its end (-1: none,
+        or a window that would run off the end of the file). The windows are one strided view
+        of the file, so nothing is gathered to look at them."""
         w, words = self._w, self.words
-        window = np.minimum(nominal[:, None] + np.arange(GUESS_WORDS), words - 3)
-        row, col = np.nonzero(w[window] == BT_EPB)
-        at = window[row, col]
+        found = np.full(count, -1, dtype=np.int64)
+        fits = min(count, max(0, (words - 3 - GUESS_WORDS - base) // max(spacing, 1) + 1))
+        if fits <= 0:
+            return found
+        windows = np.lib.stride_tricks.as_strided(
+            w[base:], shape=(fits, GUESS_WORDS), strides=(spacing * 4, 4), writeable=False)
+        row, col = np.nonzero(windows == BT_EPB)
+        at = base + spacing * row + col
         total = w[at + 1].astype(np.int64)
         end = at + (total >> 2)
         ok = (total & 3 == 0) & (total >= 32) & (total <= self.max_block) & (end <= words)
         row, at, total, end = row[ok], at[ok], total[ok], end[ok]
         ok = w[end - 1] == total
         row, at = row[ok], at[ok]
-        found = np.full(len(nominal), -1, dtype=np.int64)
         first, where = np.unique(row, return_index=True)
         found[first] = at[where]
         return found
@@ -172,7 +178,7 @@ class NgScan:
             found = np.array(marks, dtype=np.int64)
             return found, self._gather(found * 4), after
         spacing = span // chains
-        guesses = self._guess(start + spacing * np.arange(1, chains, dtype=np.int64))
+        guesses = self._guess(start + spacing, spacing, chains - 1)
         # Two windows may find the same block; a guess at or past ``stop`` starts no chain.
         starts = np.unique(np.concatenate([np.array([start], dtype=np.int64),
                                            guesses[(guesses > start) & (guesses < stop)]]))
@@ -258,7 +264,7 @@ class NgScan:
         """A block start (bytes) guessed near the middle of the packets (-1: none found):
         where a second process may start. Only a walk up to it proves it one."""
         first = self.first >> 2
-        found = int(self._guess(np.array([first + (self.words - first) // 2]))[0])
+        found = int(self._guess(first + (self.words - first) // 2, 1, 1)[0])
         return found * 4 if found > first else -1
 
     def segment(self, start: int, stop: int | None = None) -> NgSegment:

@@ -301,9 +301,9 @@ def test_the_lockstep_walk_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
     real = ngscan.NgScan._guess
 
-    def spy(self: ngscan.NgScan, nominal: np.ndarray) -> np.ndarray:
-        calls.append(len(nominal))
-        return real(self, nominal)
+    def spy(self: ngscan.NgScan, base: int, spacing: int, count: int) -> np.ndarray:
+        calls.append(count)
+        return real(self, base, spacing, count)
 
     monkeypatch.setattr(ngscan.NgScan, "_guess", spy)
     data = b"".join(_block(6, struct.pack("<IIIII", 0, 0, 0, 100, 100) + b"\0" * 100)
