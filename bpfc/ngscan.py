@@ -37,6 +37,7 @@ from .pcapfile import (
     Interface,
     open_capture,
 )
+from .recindex import gather_rows, row_view
 from .vector import ROW, Batch, I64Array, U8Array
 
 #: An EPB's fixed part: type, length, interface, timestamp (2 words), captured and original length.
@@ -97,8 +98,7 @@ class NgScan:
         self.words = self.size // 4
         self._w = np.frombuffer(buf, dtype=np.dtype(order + "u4"))
         self._bytes = np.frombuffer(buf, dtype=np.uint8)
-        self._rows = np.ndarray((max(self.size - ROW + 1, 0),), dtype=np.dtype((np.void, ROW)),
-                                buffer=buf, strides=(1,))
+        self._rows = row_view(buf)
         self._heads: npt.NDArray[np.void] | None = None
         self._fields: I64Array | None = None
         u4 = order + "u4"
@@ -304,17 +304,7 @@ class NgScan:
         return self._fields[:count]
 
     def _gather(self, offsets: I64Array) -> U8Array:
-        """ROW bytes from each offset, zero past the end of the file."""
-        last = len(self._rows) - 1
-        if not len(offsets) or int(offsets[-1]) <= last:
-            return self._rows[offsets].view(np.uint8).reshape(len(offsets), ROW)
-        rows = np.zeros((len(offsets), ROW), dtype=np.uint8)
-        near = int(np.searchsorted(offsets, last, side="right"))
-        rows[:near] = self._rows[offsets[:near]].view(np.uint8).reshape(-1, ROW)
-        for i in range(near, len(offsets)):
-            tail = self._bytes[int(offsets[i]):int(offsets[i]) + ROW]
-            rows[i, :len(tail)] = tail
-        return rows
+        return gather_rows(self._rows, self._bytes, offsets)
 
     def nonzero_padding(self, seg: NgSegment, mask: npt.NDArray[np.bool_]) -> bool:
         """Whether a chosen EPB has non-zero bytes between its data and the next word (the

@@ -101,6 +101,29 @@ class Chunk:
         return head + bytes(self.buf[at + RECORD_HEADER:at + RECORD_HEADER + cap])
 
 
+def row_view(buf: mmap.mmap | bytes) -> npt.NDArray[np.void]:
+    """A ROW-byte record at every byte offset of ``buf`` (no copy): indexing it with record
+    offsets gathers their header and head bytes in one go."""
+    return np.ndarray((max(len(buf) - ROW + 1, 0),), dtype=np.dtype((np.void, ROW)),
+                      buffer=buf, strides=(1,))
+
+
+def gather_rows(rows: npt.NDArray[np.void], raw: U8Array, offsets: I64Array) -> U8Array:
+    """ROW bytes from each of the increasing ``offsets`` (``rows`` is ``raw``'s ``row_view``),
+    zero past the end of ``raw``."""
+    last = len(rows) - 1
+    if not len(offsets) or int(offsets[-1]) <= last:
+        return rows[offsets].view(np.uint8).reshape(len(offsets), ROW)
+    near_end = int(np.searchsorted(offsets, last, side="right"))
+    found = np.zeros((len(offsets), ROW), dtype=np.uint8)
+    if near_end:
+        found[:near_end] = rows[offsets[:near_end]].view(np.uint8).reshape(-1, ROW)
+    for i in range(near_end, len(offsets)):
+        tail = raw[int(offsets[i]):int(offsets[i]) + ROW]
+        found[i, :len(tail)] = tail
+    return found
+
+
 def _step(chain: I64Array, here: I64Array, caplen: npt.NDArray[np.uint32], limit: I64Array,
           landing: I64Array) -> tuple[I64Array, I64Array, I64Array]:
     """One lockstep step: every chain moves past the record at ``here`` (of ``caplen`` bytes);
@@ -139,8 +162,7 @@ class PcapScan:
         # gathers header and head bytes in one go.
         self._fields = np.dtype({"names": ["caplen", "len"], "formats": [u4, u4],
                                  "offsets": [8, 12], "itemsize": ROW})
-        self._rows = np.ndarray((max(size - ROW + 1, 0),), dtype=np.dtype((np.void, ROW)),
-                                buffer=buf, strides=(1,))
+        self._rows = row_view(buf)
         # Any u32 of the file, at any offset; the caplen field of a record at q is item q of
         # the second view.
         self._word = np.ndarray((max(size - 3, 0),), dtype=u4, buffer=buf, strides=(1,))
@@ -166,17 +188,7 @@ class PcapScan:
     def gather(self, offsets: I64Array) -> U8Array:
         """The head matrix of the records at ``offsets``: ROW bytes from each, zero past the
         end of the file."""
-        last = len(self._rows) - 1
-        if len(offsets) == 0 or int(offsets[-1]) <= last:
-            return self._rows[offsets].view(np.uint8).reshape(len(offsets), ROW)
-        near_end = int(np.searchsorted(offsets, last, side="right"))
-        rows = np.zeros((len(offsets), ROW), dtype=np.uint8)
-        if near_end:
-            rows[:near_end] = self._rows[offsets[:near_end]].view(np.uint8).reshape(-1, ROW)
-        for i in range(near_end, len(offsets)):
-            tail = self.buf[int(offsets[i]):int(offsets[i]) + ROW]
-            rows[i, :len(tail)] = np.frombuffer(tail, dtype=np.uint8)
-        return rows
+        return gather_rows(self._rows, self._bytes, offsets)
 
     def chunks(self, start: int, stop: int, chunk_records: int = CHUNK_RECORDS,
                index_bytes: int = INDEX_BYTES) -> Iterator[Chunk]:
