@@ -220,6 +220,7 @@ def _two_halves(job: _Job, counts: Counts, progress: Progress | None, out_path: 
     inside the kernel. The child's half counts only if this half's walk ends exactly where the
     child began; else (a wrong guess) this process goes on through the second half itself."""
     from . import vector  # noqa: F401 - imported once, before the fork
+    from .parallel import reap
 
     scan, writer = job.scan, job.writer
     middle = scan.middle()
@@ -245,9 +246,7 @@ def _two_halves(job: _Job, counts: Counts, progress: Progress | None, out_path: 
         os.close(report_r)
         if scratch is not None:
             os.close(scratch)
-        if not finished or end != middle:
-            _stop(pid)
-        os.waitpid(pid, 0)
+        reap(pid, wait=finished and end == middle)
 
 
 def _child(job: _Job, middle: int, scratch: int | None, report_w: int) -> NoReturn:
@@ -321,15 +320,6 @@ def _scratch(out_path: str) -> int | None:
                        os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
     except (OSError, AttributeError):
         return None
-
-
-def _stop(pid: int) -> None:
-    import signal
-
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
 
 
 def _write(scan: NgScan, seg: NgSegment, mask: BoolArray, writer: RunWriter, pcap: bool) -> None:

@@ -174,7 +174,7 @@ class TwoCores:
             finally:
                 for fd in (tok_r, ord_w, res_r):
                     _close_quietly(fd)
-                _reap(pid, wait=finished)
+                reap(pid, wait=finished)
 
     def _parent(self, tok_r: int, prog_w: int, res_r: int, ord_w: int
                 ) -> CaptureFileError | None:
@@ -566,9 +566,9 @@ def _close_quietly(fd: int) -> None:
         pass
 
 
-def _reap(pid: int, wait: bool) -> None:
-    """Waits for the child to finish (its writes are part of the output); ends it first when
-    the parent stopped early."""
+def reap(pid: int, wait: bool) -> None:
+    """Waits for a child to finish (its writes are part of the output); ends it first when
+    ``wait`` is False (the parent stopped early, or has no more use for its work)."""
     if not wait:
         import signal  # here only: importing it builds enums, ~1 ms at the end of every run
 
