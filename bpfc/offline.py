@@ -334,11 +334,8 @@ class Output:
         if path == "-":
             sys.stdout.flush()
             return cls(path, open(sys.stdout.fileno(), "wb", buffering=0, closefd=False))
-        try:
-            # What ``open(path, "wb")`` does, but for O_TRUNC.
+        with WritingTo(path):  # what ``open(path, "wb")`` does, but for O_TRUNC
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o666)
-        except OSError as err:
-            raise CaptureFileError(f"cannot write: {err.strerror}", path=path) from None
         out = cls(path, open(fd, "wb", buffering=0))
         info = os.fstat(fd)
         if stat.S_ISREG(info.st_mode) and info.st_size > 0:
@@ -361,7 +358,8 @@ class Output:
             self.emptying = None
         if self.failure is not None:
             self.file.close()
-            raise CaptureFileError(f"cannot write: {self.failure.strerror}", path=self.path)
+            with WritingTo(self.path):
+                raise self.failure
         return self.file
 
 

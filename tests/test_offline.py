@@ -239,6 +239,23 @@ def test_an_existing_output_file_is_replaced(generated: Path, tmp_path: Path, mo
     assert records(reused) == libpcap_matches(generated, "udp")
 
 
+def test_an_output_that_cannot_be_emptied_is_reported(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The emptying thread's failure (an append-only file, say) comes out of ``ready()``, as
+    opening's would, and nothing is written."""
+    out = tmp_path / "o.pcap"
+    out.write_bytes(b"old contents")
+
+    def refuse(fd: int, size: int) -> None:
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "ftruncate", refuse)
+    pending = offline.Output.start(str(out))
+    with pytest.raises(offline.CaptureFileError,
+                       match=f"^{out}: cannot write: Operation not permitted$"):
+        pending.ready()
+    assert pending.file.closed and out.read_bytes() == b"old contents"
+
 def test_an_output_that_cannot_be_written_is_reported(generated: Path, tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     assert bpfc("-r", str(generated), "-w", str(tmp_path / "no" / "such" / "dir.pcap"),
