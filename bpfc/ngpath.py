@@ -36,6 +36,7 @@ from .offline import (
     Progress,
     Stages,
     announce,
+    forget,
 )
 
 if TYPE_CHECKING:
@@ -188,8 +189,7 @@ def _span(job: _Job, start: int, stop: int, counts: Counts, progress: Progress |
         if job.writer is not None:
             _write(scan, seg, mask, job.writer, job.pcap)
         if isinstance(scan.buf, mmap.mmap):
-            begin = pos - pos % mmap.PAGESIZE
-            scan.buf.madvise(mmap.MADV_DONTNEED, begin, min(seg.end, scan.size) - begin)
+            forget(scan.buf, pos, seg.end)
         since = stages.add("write", since)
         if progress is not None:
             progress.update(seg.end)

@@ -398,11 +398,7 @@ class Mapped:
                         self.header.ts_units)
 
     def forget(self, begin: int, end: int) -> None:
-        """Drops the pages of [begin, end) from this process's memory (they stay in the page
-        cache), so that resident memory does not grow with the file."""
-        begin -= begin % PAGE
-        if end > begin:
-            self.buf.madvise(mmap.MADV_DONTNEED, begin, min(end, len(self.buf)) - begin)
+        forget(self.buf, begin, end)
 
     def close(self) -> None:
         try:
@@ -410,6 +406,14 @@ class Mapped:
         except BufferError:
             pass  # a numpy view still refers to it (say, a traceback frame): the GC unmaps it
         self.file.close()
+
+
+def forget(buf: mmap.mmap, begin: int, end: int) -> None:
+    """Drops the pages of [begin, end) of a map from this process's memory (they stay in the
+    page cache), so that resident memory does not grow with the file."""
+    begin -= begin % PAGE
+    if end > begin:
+        buf.madvise(mmap.MADV_DONTNEED, begin, min(end, len(buf)) - begin)
 
 
 def _open_mapped(opts: Options) -> Mapped | None:
