@@ -130,7 +130,9 @@ class RunWriter:
                 parts: list[memoryview] = []
                 for i, (b, e) in enumerate(zip(begins.tolist(), ends.tolist(), strict=True)):
                     parts += [memoryview(heads[i]), self.view[b:e]]
-                self.position = self._vector(parts, self.position, None)
+                for first in range(0, len(parts), IOV_MAX):
+                    self.position = self._vector(parts[first:first + IOV_MAX], self.position,
+                                                 None)
                 return self.position
             assert heads.flags.c_contiguous and len(heads) == count
             width = heads.shape[1]

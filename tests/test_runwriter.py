@@ -163,3 +163,27 @@ def test_iovec_writes_into_a_pipe(tmp_path: Path) -> None:
         reader.join()
         os.close(read_fd)
     assert b"".join(got) == _expected(buf, begins, ends)
+
+
+def test_records_with_made_headers_with_and_without_libc(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """``write_records``: header i, then range i of the map, for every i, at the position."""
+    buf, src_fd = _mapped(tmp_path)
+    begins, ends = _runs(len(buf), 3 * IOV_MAX + 5)  # more than one call's worth of iovecs
+    heads = np.arange(len(begins) * 16, dtype=np.uint64).astype(np.uint8).reshape(-1, 16)
+    want = b"".join(bytes(heads[i]) + buf[b:e]
+                    for i, (b, e) in enumerate(zip(begins.tolist(), ends.tolist(), strict=True)))
+    found = []
+    for libc in (True, False):
+        if not libc:
+            monkeypatch.setattr(runwriter, "_libc_vector_writes", lambda: None)
+        out = tmp_path / f"records-{libc}"
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        try:
+            writer = RunWriter(fd, src_fd, buf, 7)
+            assert writer.write_records(heads, begins, ends) == 7 + len(want)
+            writer.release()
+        finally:
+            os.close(fd)
+        found.append(out.read_bytes()[7:])
+    assert found == [want, want]
