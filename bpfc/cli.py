@@ -86,8 +86,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="write classic pcap whatever the input format")
     fmt.add_argument("--pcapng", dest="out_format", action="store_const", const="pcapng",
                      help="write pcapng whatever the input format")
-    files.add_argument("--engine", choices=("auto", "vector", "jit", "vm"), default="auto",
-                       help="filter engine: numpy batch engine for large files, Python JIT for "
+    files.add_argument("--engine", choices=("auto", "native", "vector", "jit", "vm"),
+                       default="auto",
+                       help="filter engine: machine code (x86-64 Linux, -w to pcap or "
+                            "--count), numpy batch engine for large files, Python JIT for "
                             "streams (auto picks), or the reference interpreter")
     live = p.add_argument_group("live capture (Linux, root)")
     live.add_argument("-i", dest="interface", metavar="IFACE",

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Final, Protocol
 
-from .errors import CaptureFileError, WritingTo, output_name
+from .errors import BpfcError, CaptureFileError, WritingTo, output_name
 from .runwriter import CopySink
 
 if TYPE_CHECKING:
@@ -269,6 +269,14 @@ def _run(args: argparse.Namespace) -> int:
     counts = Counts()
     _refuse_to_overwrite_input(opts)
     mapped = _open_mapped(opts)
+    if opts.engine == "native":
+        from .nativepath import refusal
+
+        reason = refusal(mapped, opts)
+        if reason is not None:
+            if mapped is not None:
+                mapped.close()
+            raise BpfcError(f"--engine native: {reason}")
     if mapped is not None:
         try:
             damage = _run_mapped(mapped, opts, filters, counts, stages)
@@ -450,14 +458,20 @@ def _run_mapped(m: Mapped, opts: Options, filters: Filters, counts: Counts,
                 stages: Stages) -> CaptureFileError | None:
     announce(m.path, m.linktype, m.header.snaplen)
     output = None if opts.count_only or opts.write is None else Output.start(opts.write)
-    # Every way through here takes the record index and numpy (~40 ms to import): imported
-    # now, while an existing output file is emptied on the other core.
-    from . import recindex  # noqa: F401
+    from . import nativepath
+
+    native = nativepath.takes(m, opts)
+    if not native:
+        # Every other way through here takes the record index and numpy (~40 ms to import):
+        # imported now, while an existing output file is emptied on the other core.
+        from . import recindex  # noqa: F401
     sink = _mapped_sink(m, opts, output)
     try:
         if (filters.accepts_all and isinstance(sink, CopySink) and sink.writer.positional
                 and opts.max_count is None):
-            return _copy_everything(m, opts, filters, counts, stages, sink)
+            return _copy_everything(m, opts, filters, counts, stages, sink, native)
+        if native:
+            return nativepath.run(m, opts, filters, counts, stages, sink)
         if _two_cores_pay(m, opts, sink):
             from .parallel import TwoCores
 
@@ -468,17 +482,14 @@ def _run_mapped(m: Mapped, opts: Options, filters: Filters, counts: Counts,
 
 
 def _copy_everything(m: Mapped, opts: Options, filters: Filters, counts: Counts,
-                     stages: Stages, sink: CopySink) -> CaptureFileError | None:
+                     stages: Stages, sink: CopySink, native: bool) -> CaptureFileError | None:
     """The empty filter into a pcap file: every record is written as it lies, so the whole
     file is copied inside the kernel by a second thread (``copy_file_range`` releases the GIL)
-    while this one walks the record headers to check them. Damage ends the output just before
-    the damaged record (the copy is cut back); a record longer than the snapshot, which must be
-    written cut, hands the rest of the file to the ordinary chunk loop from that record on."""
+    while this one walks the record headers to check them (``native``: with the native walk,
+    else with the record index). Damage ends the output just before the damaged record (the
+    copy is cut back); a record longer than the snapshot, which must be written cut, hands the
+    rest of the file to the ordinary chunk loop from that record on."""
     import threading
-
-    import numpy as np
-
-    from .recindex import INDEX_BYTES
 
     writer, size = sink.writer, len(m.buf)
     base = writer.position - 24  # output offset = file offset + base
@@ -500,43 +511,24 @@ def _copy_everything(m: Mapped, opts: Options, filters: Filters, counts: Counts,
 
     thread = threading.Thread(target=copier, name="bpfc-copy", daemon=True)
     thread.start()
-    scan = m.scan()
     progress = Progress.maybe(size, opts)
     since = time.perf_counter()
-    q, stop_at, damage_at, clipped_at = 24, size, None, None
+    stop_at = size
     try:
-        while q < size:
-            offsets, after = scan.index(q, min(q + INDEX_BYTES, size))
-            ends = np.append(offsets[1:], after)
-            rawcap = ends - offsets - 16
-            bad = np.flatnonzero((rawcap > scan.limit) | (ends > size))
-            cut = np.flatnonzero(rawcap > m.snapshot)
-            good = len(offsets)
-            if len(bad):
-                good, damage_at = int(bad[0]), int(offsets[bad[0]])
-            elif size - 15 <= after < size:
-                damage_at = after
-            if len(cut) and int(cut[0]) < good:
-                good, clipped_at, damage_at = int(cut[0]), int(offsets[cut[0]]), None
-            counts.read += good
-            m.forget(q, int(ends[good - 1]) if good else q)
-            if progress is not None:
-                progress.update(after)
-            if damage_at is not None or clipped_at is not None or not len(offsets):
-                stop_at = damage_at if damage_at is not None else clipped_at or after
-                break
-            q = after
+        if native:
+            from .nativepath import check_records
+
+            stop_at, damage_at, clipped_at = check_records(m, counts, progress)
         else:
-            stop_at = size
+            stop_at, damage_at, clipped_at = _check_records(m, counts, progress)
     finally:
         limit[0] = min(limit[0], stop_at)
         thread.join()
         if progress is not None:
             progress.done()
-    stages.add("index", since)
-    since = time.perf_counter()
+    since = stages.add("walk" if native else "index", since)
     if done[0] < stop_at:
-        writer.write(np.array([done[0]]), np.array([stop_at]), done[0] + base)
+        writer.copy_range(done[0], stop_at, done[0] + base)
     writer.truncate(stop_at + base)
     writer.position = stop_at + base
     counts.matched = counts.read
@@ -544,6 +536,42 @@ def _copy_everything(m: Mapped, opts: Options, filters: Filters, counts: Counts,
     if clipped_at is not None:
         return _run_chunks(m, opts, filters, counts, stages, sink, clipped_at)
     return None if damage_at is None else replay_damage(m, damage_at)
+
+
+def _check_records(m: Mapped, counts: Counts, progress: Progress | None
+                   ) -> tuple[int, int | None, int | None]:
+    """Walks every record header with the record index, counting the good records, up to the
+    first damaged one or the first one longer than the snapshot. Returns where the good
+    records end, and the offset of that damaged (or long) record, if any."""
+    import numpy as np
+
+    from .recindex import INDEX_BYTES
+
+    scan = m.scan()
+    size = len(m.buf)
+    q, damage_at, clipped_at = 24, None, None
+    while q < size:
+        offsets, after = scan.index(q, min(q + INDEX_BYTES, size))
+        ends = np.append(offsets[1:], after)
+        rawcap = ends - offsets - 16
+        bad = np.flatnonzero((rawcap > scan.limit) | (ends > size))
+        cut = np.flatnonzero(rawcap > m.snapshot)
+        good = len(offsets)
+        if len(bad):
+            good, damage_at = int(bad[0]), int(offsets[bad[0]])
+        elif size - 15 <= after < size:
+            damage_at = after
+        if len(cut) and int(cut[0]) < good:
+            good, clipped_at, damage_at = int(cut[0]), int(offsets[cut[0]]), None
+        counts.read += good
+        m.forget(q, int(ends[good - 1]) if good else q)
+        if progress is not None:
+            progress.update(after)
+        if damage_at is not None or clipped_at is not None or not len(offsets):
+            stop_at = damage_at if damage_at is not None else clipped_at or after
+            return stop_at, damage_at, clipped_at
+        q = after
+    return size, None, None
 
 
 def _mapped_sink(m: Mapped, opts: Options, output: Output | None) -> Sink:

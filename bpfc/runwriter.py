@@ -159,32 +159,49 @@ class RunWriter:
 
     def _send_iovecs(self, calls: tuple[Callable[..., int], Callable[..., int]],
                      iov: npt.NDArray[np.uint64], pos: int) -> int:
-        """Writes what the (address, length) rows of ``iov`` point to, IOV_MAX per call. A
-        short write finishes its call's pieces the ordinary way."""
-        import ctypes
-
+        """Writes what the (address, length) rows of ``iov`` point to, IOV_MAX per call."""
         import numpy as np
 
         count = len(iov)
         totals = np.add.reduceat(iov[:, 1], np.arange(0, count, IOV_MAX)).tolist()
-        pwritev, writev = calls
         address = iov.ctypes.data
         for call, first in enumerate(range(0, count, IOV_MAX)):
-            batch = min(IOV_MAX, count - first)
-            where = address + 16 * first
-            while True:
-                done = (pwritev(self.fd, where, batch, pos) if self.positional
-                        else writev(self.fd, where, batch))
-                if done >= 0 or ctypes.get_errno() != errno.EINTR:
-                    break
-            if done < 0:
-                code = ctypes.get_errno()
-                raise OSError(code, os.strerror(code))
-            pos += done
-            if done != totals[call]:  # a pipe, a signal: the rest of this call, piece by piece
-                rest = [memoryview((ctypes.c_char * int(length)).from_address(int(base))).cast("B")
-                        for base, length in iov[first:first + batch].tolist()]
-                pos = self._vector(_after(rest, done), pos, totals[call] - done)
+            pos = self._send_batch(calls, address + 16 * first, min(IOV_MAX, count - first),
+                                   totals[call], pos)
+        return pos
+
+    def send_iovecs(self, address: int, count: int, total: int) -> None:
+        """Writes, at the output's position, the ``total`` bytes that the ``count`` (at most
+        IOV_MAX) iovecs at ``address`` point to (``native`` fills them, in the mapped input).
+        Only where ``vector_writes_available()``."""
+        calls = _libc_vector_writes()
+        assert calls is not None and count <= IOV_MAX
+        with self.failing:
+            self.position = self._send_batch(calls, address, count, total, self.position)
+
+    def _send_batch(self, calls: tuple[Callable[..., int], Callable[..., int]], where: int,
+                    count: int, total: int, pos: int) -> int:
+        """One ``pwritev``/``writev`` of ``count`` iovecs at ``where``; a short write finishes
+        the pieces the ordinary way. Returns the position after them."""
+        import ctypes
+
+        if not count:
+            return pos
+        pwritev, writev = calls
+        while True:
+            done = (pwritev(self.fd, where, count, pos) if self.positional
+                    else writev(self.fd, where, count))
+            if done >= 0 or ctypes.get_errno() != errno.EINTR:
+                break
+        if done < 0:
+            code = ctypes.get_errno()
+            raise OSError(code, os.strerror(code))
+        pos += done
+        if done != total:  # a pipe, a signal: the rest of this call, piece by piece
+            flat = (ctypes.c_uint64 * (2 * count)).from_address(where)
+            rest = [memoryview((ctypes.c_char * int(flat[i + 1])).from_address(int(flat[i])))
+                    .cast("B") for i in range(0, 2 * count, 2)]
+            pos = self._vector(_after(rest, done), pos, total - done)
         return pos
 
     def vector(self, parts: list[memoryview], pos: int, total: int | None = None) -> int:
@@ -192,6 +209,12 @@ class RunWriter:
         stream's position); the offset after them."""
         with self.failing:
             return self._vector(parts, pos, total)
+
+    def copy_range(self, begin: int, end: int, at: int) -> int:
+        """Writes [begin, end) of the input at output offset ``at`` (inside the kernel where
+        it can); returns the offset after it."""
+        with self.failing:
+            return self._copy(begin, end, at)
 
     def truncate(self, size: int) -> None:
         """Ends the output file at ``size`` bytes."""
@@ -283,11 +306,15 @@ def _after(parts: list[memoryview], done: int) -> list[memoryview]:
     return [parts[first][done:], *parts[first + 1:]]
 
 
+def vector_writes_available() -> bool:
+    """Whether libc's ``pwritev``/``writev`` can be called with iovecs made outside Python."""
+    return _libc_vector_writes() is not None
+
+
 @functools.cache
 def _libc_vector_writes() -> tuple[Callable[..., int], Callable[..., int]] | None:
     """libc's ``pwritev`` and ``writev`` through ctypes, on a 64-bit platform (an iovec is then
-    two u64, and ``off_t`` 64 bits); None where they cannot be had. (ctypes comes with numpy,
-    which the mapped path has imported already.)"""
+    two u64, and ``off_t`` 64 bits); None where they cannot be had."""
     import ctypes
 
     if ctypes.sizeof(ctypes.c_void_p) != 8:

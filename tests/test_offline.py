@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from bpfc import cli, offline, parallel
+from bpfc import cli, native, offline, parallel
 from bpfc.pcapfile import Packet, open_capture
 from bpfc.pcapwrite import PcapngWriter
 
@@ -110,6 +110,7 @@ def two_cores(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(offline, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(parallel, "SEGMENT_BYTES", 1 << 20)
     monkeypatch.delenv("BPFC_ONE_CORE", raising=False)
+    no_machine_code(monkeypatch)
     if len(os.sched_getaffinity(0)) < 2:
         pytest.skip("one CPU")
     runs = []
@@ -128,25 +129,37 @@ def two_cores(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def one_core(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(offline, "VECTOR_MIN_BYTES", 0)
     monkeypatch.setenv("BPFC_ONE_CORE", "1")
+    no_machine_code(monkeypatch)
+
+
+def no_machine_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The numpy path under ``--engine auto``, as on a machine where the native engine cannot
+    run."""
+    monkeypatch.setattr(native, "available", lambda: False)
 
 
 #: two-cores takes the program from the program cache before forking (the earlier modes put
 #: it there); two-cores-compiling compiles it after forking, while the child indexes ahead.
-MODES = ["one-core", "two-cores", "two-cores-compiling", "jit", "vm-stream", "vector-stream"]
+MODES = ["native", "one-core", "two-cores", "two-cores-compiling", "jit", "vm-stream",
+         "vector-stream"]
 
 
 def _mode_args(mode: str, request: pytest.FixtureRequest) -> list[str]:
     match mode:
+        case "native":
+            if not native.available():
+                pytest.skip("machine code does not run here (Linux x86-64 only)")
+            return ["--engine", "native"]
         case "one-core":
             request.getfixturevalue("one_core")
-            return []
+            return ["--engine", "vector"]
         case "two-cores":
             request.getfixturevalue("two_cores")
-            return []
+            return ["--engine", "vector"]
         case "two-cores-compiling":
             request.getfixturevalue("two_cores")
             request.getfixturevalue("monkeypatch").setenv("BPFC_NO_CACHE", "1")
-            return []
+            return ["--engine", "vector"]
         case "jit":
             return ["--engine", "jit"]
         case "vm-stream":
@@ -198,7 +211,7 @@ def test_generated_capture_byte_for_byte(generated: Path, tcpdump_outputs: dict[
 
 _FORK_PROBE = """
 import os, sys
-from bpfc import cli, offline, parallel
+from bpfc import cli, native, offline, parallel
 offline.PARALLEL_MIN_BYTES = 0
 parallel.SEGMENT_BYTES = 1 << 20
 seen = []
@@ -207,7 +220,7 @@ def fork():
     seen.append(sorted(m for m in ("numpy", "bpfc.recindex", "bpfc.vector") if m in sys.modules))
     return real_fork()
 os.fork = fork
-status = cli.run(["-r", sys.argv[1], "-w", sys.argv[2], "tcp"])
+status = cli.run(["-r", sys.argv[1], "-w", sys.argv[2], "--engine", "vector", "tcp"])
 print(status, seen)
 """
 
@@ -225,7 +238,7 @@ def test_the_second_process_inherits_its_imports(generated: Path, tmp_path: Path
 
 
 
-@pytest.mark.parametrize("mode", ["one-core", "two-cores", "jit", "vector-stream"])
+@pytest.mark.parametrize("mode", ["native", "one-core", "two-cores", "jit", "vector-stream"])
 def test_an_existing_output_file_is_replaced(generated: Path, tmp_path: Path, mode: str,
                                              request: pytest.FixtureRequest) -> None:
     """An output file that exists is emptied first (by a second thread, on the mapped path):
@@ -265,7 +278,7 @@ def test_an_output_that_cannot_be_written_is_reported(generated: Path, tmp_path:
 
 _FULL_DISK_PROBE = """
 import os, resource, signal, sys
-from bpfc import cli, offline, parallel
+from bpfc import cli, native, offline, parallel
 mode, source, out, limit = sys.argv[1:5]
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails with EFBIG
 resource.setrlimit(resource.RLIMIT_FSIZE, (int(limit), int(limit)))
@@ -275,12 +288,13 @@ if mode == "two-cores":
 else:
     offline.VECTOR_MIN_BYTES = 0
     os.environ["BPFC_ONE_CORE"] = "1"
-extra = {"jit": ["--engine", "jit"], "pcapng": ["--pcapng"]}.get(mode, [])
+extra = {"jit": ["--engine", "jit"], "pcapng": ["--pcapng"], "native": ["--engine", "native"],
+         "one-core": ["--engine", "vector"], "two-cores": ["--engine", "vector"]}[mode]
 sys.exit(cli.run(["-r", source, "-w", out, *extra, "udp"]))
 """
 
 
-@pytest.mark.parametrize("mode", ["one-core", "two-cores", "jit", "pcapng"])
+@pytest.mark.parametrize("mode", ["native", "one-core", "two-cores", "jit", "pcapng"])
 def test_a_write_that_fails_is_reported_after_what_was_written(generated: Path, tmp_path: Path,
                                                                mode: str) -> None:
     """A file size limit (the same failure as a full disk, EFBIG instead of ENOSPC): one
@@ -288,6 +302,8 @@ def test_a_write_that_fails_is_reported_after_what_was_written(generated: Path, 
     holds what was written before the failure."""
     if mode == "two-cores" and len(os.sched_getaffinity(0)) < 2:
         pytest.skip("one CPU")
+    if mode == "native" and not native.available():
+        pytest.skip("machine code does not run here (Linux x86-64 only)")
     out = tmp_path / "out.pcap"
     limit = 300_000
     done = subprocess.run([sys.executable, "-c", _FULL_DISK_PROBE, mode, str(generated),
@@ -529,9 +545,11 @@ def _damaged(source: Path, tmp: Path, how: str) -> Path:
 
 @needs_tcpdump
 @pytest.mark.tcpdump
-@pytest.mark.parametrize(("mode", "expr"), [("one-core", "tcp"), ("two-cores", "tcp"),
-                                            ("jit", "tcp"), ("one-core", "")],
-                         ids=["one-core", "two-cores", "jit", "copy-everything"])
+@pytest.mark.parametrize(("mode", "expr"), [("native", "tcp"), ("one-core", "tcp"),
+                                            ("two-cores", "tcp"), ("jit", "tcp"),
+                                            ("native", ""), ("one-core", "")],
+                         ids=["native", "one-core", "two-cores", "jit", "copy-everything-native",
+                              "copy-everything-index"])
 @pytest.mark.parametrize("how", ["truncated-data", "truncated-header", "bad-caplen"])
 def test_damage_keeps_good_packets_then_fails(generated: Path, tmp_path: Path, how: str,
                                               mode: str, expr: str,
@@ -556,7 +574,7 @@ def test_damage_keeps_good_packets_then_fails(generated: Path, tmp_path: Path, h
 
 @needs_tcpdump
 @pytest.mark.tcpdump
-@pytest.mark.parametrize("mode", ["one-core", "two-cores", "jit"])
+@pytest.mark.parametrize("mode", ["native", "one-core", "two-cores", "jit"])
 @pytest.mark.parametrize("expr", ["", "tcp", "udp"])
 def test_records_longer_than_the_snapshot_are_written_cut(generated: Path, tmp_path: Path,
                                                           expr: str, mode: str,
@@ -624,7 +642,7 @@ def test_count_and_stop_after(generated: Path, tmp_path: Path,
     theirs = tcpdump("-r", str(generated), "--count", "udp", tmp=tmp_path).stdout.decode()
     assert bpfc("-r", str(generated), "--count", "udp") == 0
     assert capsys.readouterr().out == theirs
-    for mode in ("auto", "jit"):
+    for mode in ("auto", "vector", "jit"):
         mine, want = tmp_path / "b.pcap", tmp_path / "t.pcap"
         assert bpfc("-r", str(generated), "-w", str(mine), "-c", "123", "--engine", mode,
                     "tcp") == 0

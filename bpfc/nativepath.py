@@ -1,0 +1,216 @@
+"""The native offline path: a mapped classic pcap walked and filtered by machine code
+(``bpfc.native``), matching records written as byte ranges of the map, without numpy.
+
+Stage: the first choice of ``offline``'s mapped path, for ``-w`` into pcap and for ``--count``
+(printing, format changes and other byte orders go the numpy way). Input: a ``Mapped`` file,
+the filter, a ``CopySink`` or ``CountSink``; output: the same records written or counted as the
+numpy path, the same damage report.
+
+Each call of the walk fills up to IOV_MAX iovecs (runs of consecutive matching records), which
+go out with one ``pwritev``; the file is walked WINDOW bytes at a time, so that pages behind the
+walk are dropped (resident memory stays bounded) and a progress bar moves. A record longer than
+the snapshot, which libpcap cuts before filtering and writing, hands the rest of the file to the
+numpy path from that record on; damage is reported by the reader's own words, as there.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import TYPE_CHECKING, Final
+
+from . import native
+from .runwriter import IOV_MAX, CopySink, vector_writes_available
+
+if TYPE_CHECKING:
+    from .errors import CaptureFileError
+    from .offline import Counts, Filters, Mapped, Options, Progress, Sink, Stages
+
+#: Bytes walked between two drops of the pages behind the walk.
+WINDOW: Final = 32 << 20
+#: How far ahead of the walk the other CPU maps the file's pages (``Populator``), and how
+#: much at a time.
+LEAD: Final = 32 << 20
+POPULATE_STEP: Final = 2 << 20
+#: Files smaller than this are walked without the page-mapping thread.
+POPULATE_MIN_BYTES: Final = 8 << 20
+MADV_POPULATE_READ: Final = 22  # Linux 5.14
+
+
+def takes(m: Mapped, opts: Options) -> bool:
+    """Whether the native path does this job (``--engine auto`` or ``native``)."""
+    return opts.engine in ("auto", "native") and refusal(m, opts) is None
+
+
+def refusal(m: Mapped | None, opts: Options) -> str | None:
+    """Why the native path cannot do this job (None: it can): machine code must run here, the
+    input must be a mapped classic pcap with lengths in this machine's byte order, and the
+    matches must be written to pcap or counted."""
+    import platform
+
+    if not native.available():
+        return (f"machine code runs only on Linux x86-64 (this is {platform.machine()} "
+                f"on {sys.platform}), with executable memory allowed")
+    if m is None:
+        return "it reads a classic pcap file (not standard input or pcapng)"
+    if m.header.byteorder != "<":
+        return "the capture file is big-endian; it reads little-endian pcap files"
+    if opts.count_only:
+        return None
+    if opts.write is None or opts.out_format not in (None, "pcap"):
+        return ("it writes pcap (-w) or counts (--count); printing packets or writing pcapng "
+                "takes --engine vector or jit")
+    if not vector_writes_available():
+        return "libc's pwritev cannot be called here"
+    return None
+
+
+def run(m: Mapped, opts: Options, filters: Filters, counts: Counts, stages: Stages,
+        sink: Sink) -> CaptureFileError | None:
+    """Walks, filters and writes (or counts) the whole file; returns its damage, if any."""
+    from .offline import Progress, _run_chunks, replay_damage
+
+    program = None if filters.accepts_all else filters.program(m.linktype, m.snapshot)
+    since = time.perf_counter()
+    scanner = native.Scanner(None if program is None else program.insns)
+    since = stages.add("emit", since)
+    writer = sink.writer if isinstance(sink, CopySink) else None
+    size = len(m.buf)
+    walk = native.Walk(scanner, m.buf, limit=_limit(m), snapshot=m.snapshot,
+                       max_matched=opts.max_count, iovecs=IOV_MAX)
+    control = walk.control
+    progress = Progress.maybe(size, opts)
+    populator = Populator.start(walk.address, size) if _populate_pays(size) else None
+    status = native.Status.STOP
+    try:
+        dropped = 24
+        control.stop = min(24 + WINDOW, size)
+        while control.pos < size:
+            status = walk.step()
+            if populator is not None:
+                populator.walked(control.pos)
+            if writer is not None and walk.filled():
+                writer.send_iovecs(control.iov_base, walk.filled(), control.bytes)
+            walk.clear()
+            if status is native.Status.FULL:
+                continue
+            m.forget(dropped, control.pos)
+            dropped = control.pos
+            if progress is not None:
+                progress.update(control.pos)
+            if status is not native.Status.STOP:
+                break
+            control.stop = min(control.pos + WINDOW, size)
+    finally:
+        if populator is not None:
+            populator.stop()
+        walk.release()
+        counts.read += control.read
+        counts.matched += control.matched
+        if progress is not None:
+            progress.done()
+    stages.add("walk", since)
+    if status is native.Status.DAMAGE:
+        return replay_damage(m, control.pos)
+    if status is native.Status.CLIPPED:
+        return _run_chunks(m, opts, filters, counts, stages, sink, start=control.pos)
+    return None
+
+
+def check_records(m: Mapped, counts: Counts, progress: Progress | None
+                  ) -> tuple[int, int | None, int | None]:
+    """The empty filter's check, while another thread copies the file: walks every record
+    header, counting the good records, up to the first damaged one or the first one longer
+    than the snapshot. Returns where the good records end, and the offset of that damaged (or
+    long) record, if any."""
+    size = len(m.buf)
+    walk = native.Walk(native.Scanner(None), m.buf, limit=_limit(m), snapshot=m.snapshot)
+    control = walk.control
+    try:
+        while control.pos < size:
+            control.stop = min(control.pos + WINDOW, size)
+            start = control.pos
+            status = walk.step()
+            walk.clear()  # one run: the records so far (an iovec array never fills up here)
+            if status is native.Status.FULL:
+                continue
+            m.forget(start, control.pos)
+            if progress is not None:
+                progress.update(control.pos)
+            if status is native.Status.DAMAGE:
+                return control.pos, control.pos, None
+            if status is native.Status.CLIPPED:
+                return control.pos, None, control.pos
+    finally:
+        walk.release()
+        counts.read += control.read
+    return size, None, None
+
+
+def _limit(m: Mapped) -> int:
+    from .pcapfile import max_snaplen_for_dlt
+
+    return max_snaplen_for_dlt(m.linktype)
+
+
+def _populate_pays(size: int) -> bool:
+    return size >= POPULATE_MIN_BYTES and len(os.sched_getaffinity(0)) >= 2
+
+
+class Populator:
+    """Maps the file's pages into this process on the other CPU, at most LEAD bytes ahead of
+    the walk (``madvise(MADV_POPULATE_READ)`` through ctypes, which lets go of the GIL).
+
+    Each first touch of a page of the map costs a page fault, ~40% of a single-core walk (the
+    page cache is warm: only the page tables are filled); filled ahead of it by a second
+    thread, the walk finds its pages mapped. Bounded, so resident memory stays bounded as the
+    walk drops the pages behind it. On a kernel without MADV_POPULATE_READ (before 5.14) the
+    first call fails and the thread ends: the walk then faults its pages in itself."""
+
+    def __init__(self, address: int, size: int) -> None:
+        import threading
+
+        self.address = address
+        self.size = size
+        self.position = 0
+        self.done = False
+        self.changed = threading.Condition()
+        self.thread = threading.Thread(target=self._run, name="bpfc-populate", daemon=True)
+
+    @classmethod
+    def start(cls, address: int, size: int) -> Populator:
+        populator = cls(address, size)
+        populator.thread.start()
+        return populator
+
+    def walked(self, position: int) -> None:
+        """The walk has reached ``position``."""
+        with self.changed:
+            self.position = position
+            self.changed.notify()
+
+    def stop(self) -> None:
+        with self.changed:
+            self.done = True
+            self.changed.notify()
+        self.thread.join()
+
+    def _run(self) -> None:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        madvise = libc.madvise
+        madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        madvise.restype = ctypes.c_int
+        at = 0
+        while at < self.size:
+            with self.changed:
+                while not self.done and at >= self.position + LEAD:
+                    self.changed.wait()
+                if self.done:
+                    return
+            step = min(POPULATE_STEP, self.size - at)
+            if madvise(self.address + at, step, MADV_POPULATE_READ) != 0:
+                return
+            at += step
