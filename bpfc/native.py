@@ -14,14 +14,14 @@ overhead is paid per chunk, but its record index still touches each record sever
 whereas tcpdump walks, filters and writes each record once. The emitted code does exactly that,
 as libpcap's ``bpf_filter()`` would, one record at a time:
 
-    loop:  pos >= stop → STOP;  no iovec left → FULL
+    loop:  pos >= stop → STOP; touch the cache lines up to AHEAD bytes on
            header or record cut by the end of the file, caplen above the link type's maximum
              → DAMAGE;  caplen above the snapshot → CLIPPED
            A = X = 0; the program, its packet loads bounds-checked against caplen (a failed
              check, a division by X == 0, ``ret #0`` → reject)
-           accept: matched += 1; extend the last iovec when this record follows it, else add
-             one; matched == limit → ENOUGH (after counting the record)
-           read += 1; pos += 16 + caplen
+           accept: extend the last iovec when this record follows it, else add one (none
+             left → FULL, this record not counted); matched += 1
+           read += 1; pos += 16 + caplen; accepted and matched == limit → ENOUGH
 
 Register use: r15 the control block (``Control``), r14 the file's address, r13 the record's
 offset, r12 the stop offset, rbx the next free iovec, rbp caplen, r8 the wire length, rdi the
@@ -134,8 +134,6 @@ def emit(insns: Sequence[Insn] | None) -> bytes:
     asm.alu_ri(Alu.ADD, R.R11, 64, w=True)
     asm.jump("touch")
     asm.label("touched")
-    asm.alu_rm(Alu.CMP, R.RBX, _at("iov_end"))
-    asm.jcc(CC.AE, Status.FULL)
     asm.lea(R.R9, Mem(R.R13, disp=16))
     asm.alu_rm(Alu.CMP, R.R9, _at("size"))
     asm.jcc(CC.G, Status.DAMAGE)  # the record header is cut
@@ -157,10 +155,8 @@ def emit(insns: Sequence[Insn] | None) -> bytes:
         _Program(asm, insns).emit()
 
     asm.label("accept")
-    asm.inc_m(_at("matched"))
     asm.lea(R.R9, Mem(R.R14, R.R13))  # the record's address
     asm.lea(R.R10, Mem(R.RBP, disp=16))  # and size
-    asm.alu_mr(Alu.ADD, _at("bytes"), R.R10)
     asm.alu_rm(Alu.CMP, R.RBX, _at("iov_base"))
     asm.jcc(CC.E, "new run")
     asm.load(R.RDX, Mem(R.RBX, disp=-16), w=True)
@@ -170,10 +166,14 @@ def emit(insns: Sequence[Insn] | None) -> bytes:
     asm.alu_mr(Alu.ADD, Mem(R.RBX, disp=-8), R.R10)  # it follows the last run: extend it
     asm.jump("counted")
     asm.label("new run")
+    asm.alu_rm(Alu.CMP, R.RBX, _at("iov_end"))
+    asm.jcc(CC.AE, Status.FULL)  # this record is walked again by the next call
     asm.store(Mem(R.RBX), R.R9, w=True)
     asm.store(Mem(R.RBX, disp=8), R.R10, w=True)
     asm.alu_ri(Alu.ADD, R.RBX, 16, w=True)
     asm.label("counted")
+    asm.inc_m(_at("matched"))
+    asm.alu_mr(Alu.ADD, _at("bytes"), R.R10)
     _next_record(asm)
     asm.load(R.R9, _at("matched"), w=True)
     asm.alu_rm(Alu.CMP, R.R9, _at("max_matched"))
