@@ -10,7 +10,10 @@ program cache, as every run after the first does; the "1st" column compiles it),
 resident sizes
 (``wait4``'s ru_maxrss, which covers bpfc's second process too), and bpfc's stage times from
 its ``BPFC_STAGES`` report (startup is everything before the driver runs: interpreter, site,
-imports). Both outputs must hold the same bytes, or the run fails.
+imports; the native engine's stages are compile, emit (the machine code) and walk (walking,
+filtering and writing at once); the numpy path's index, filter, write and its second
+process's). Both outputs must hold the same bytes, or the run fails. ``--engine vector`` times
+the numpy path instead, which machines without the native engine (not x86-64 Linux) take.
 
 Then the same job on the capture converted to pcapng (one interface, EPBs; made once by bpfc
 and cached beside it): tcpdump (which writes classic pcap) against ``bpfc --pcap`` (whose output
@@ -21,7 +24,7 @@ a fresh process. ``--big`` (or ``BPFC_BENCH_10M=1``) adds the ratio on a 10,000,
 (about 4.7 GB under bench/data/; generating it takes about a minute, once; the 8 expressions
 then take about 1.5 minutes, one run per tool each; the whole run with --big about 6 minutes,
 most of it scapy). The machine's page cache must hold the capture, or both tools read disk.
-Usage: ``python bench/bench_offline.py [--repeat R] [--expr EXPR ...] [--big]``.
+Usage: ``python bench/bench_offline.py [--repeat R] [--expr EXPR ...] [--big] [--engine E]``.
 """
 
 from __future__ import annotations
@@ -148,7 +151,7 @@ def stage_times(stderr: str) -> dict[str, float]:
 
 
 def compare_tools(path: Path, expressions: list[str], repeat: int, work: Path,
-                  packets: int) -> None:
+                  packets: int, engine: str = "auto") -> None:
     tcpdump = shutil.which("tcpdump")
     if tcpdump is None:
         raise SystemExit("tcpdump is not installed")
@@ -156,7 +159,7 @@ def compare_tools(path: Path, expressions: list[str], repeat: int, work: Path,
     env = _bpfc_env(BPFC_STAGES="1")
     size = path.stat().st_size
     print(f"{path.name}: {packets:,} packets, {size / 1e6:.0f} MB; best of {repeat} fresh "
-          "processes each")
+          f"processes each; bpfc --engine {engine}")
     print("ratio: bpfc's throughput / tcpdump's, the filter's program read from bpfc's program "
           "cache (as on every run after the first); 1st: the same, the program compiled")
     print(f"{'expression':34} {'matched':>9} {'tcpdump pkt/s':>14} {'bpfc pkt/s':>12} "
@@ -165,7 +168,7 @@ def compare_tools(path: Path, expressions: list[str], repeat: int, work: Path,
     for expr in expressions:
         words = expr.split()
         t_out, b_out = work / "tcpdump.pcap", work / "bpfc.pcap"
-        b_argv = [*bpfc, "-r", str(path), "-w", str(b_out), *words]
+        b_argv = [*bpfc, "-r", str(path), "-w", str(b_out), "--engine", engine, *words]
         timed(b_argv, env)  # fills the program cache
         t, b, first = interleaved(path, [([tcpdump, "-r", str(path), "-w", str(t_out), *words],
                                            t_out, None),
@@ -308,6 +311,9 @@ def main() -> None:
                         help="skip the pcapy-ng and scapy comparison")
     parser.add_argument("--no-pcapng", action="store_true",
                         help="skip the same job on the capture as pcapng")
+    parser.add_argument("--engine", default="auto", choices=("auto", "native", "vector"),
+                        help="bpfc's --engine on the classic captures (vector: the numpy "
+                             "path, which machines without the native engine take)")
     args = parser.parse_args()
     expressions = args.expr if args.expr is not None else EXPRESSIONS
     with tempfile.TemporaryDirectory(dir=HERE / "data" if (HERE / "data").exists() else None
@@ -316,7 +322,7 @@ def main() -> None:
         os.chmod(work, 0o777)  # tcpdump drops to its own user before opening -w files
         path = cached(1_000_000)
         subprocess.run(["cat", str(path)], stdout=subprocess.DEVNULL, check=True)
-        compare_tools(path, expressions, args.repeat, work, 1_000_000)
+        compare_tools(path, expressions, args.repeat, work, 1_000_000, args.engine)
         if not args.no_pcapng:
             compare_pcapng(path, expressions, args.repeat, work, 1_000_000)
         if not args.no_libraries:
@@ -326,7 +332,7 @@ def main() -> None:
             big = cached(10_000_000)
             print(f"\n(10M capture ready after {time.perf_counter() - started:.0f} s)")
             subprocess.run(["cat", str(big)], stdout=subprocess.DEVNULL, check=True)
-            compare_tools(big, expressions, 1, work, 10_000_000)
+            compare_tools(big, expressions, 1, work, 10_000_000, args.engine)
 
 
 if __name__ == "__main__":
