@@ -574,6 +574,34 @@ def kernel_vectors() -> list[Vector]:
     return vectors
 
 
+LibpcapProgram = tuple[int, str, list[Insn], Callable[[bytes], int]]
+
+
+def libpcap_corpus_programs(dlts: Sequence[int]
+                            ) -> tuple[list[LibpcapProgram], set[tuple[int, str]]]:
+    """libpcap's optimized program (pcapy's ``compile``) for every corpus expression on each
+    link type of ``dlts`` where it compiles, with its ``bpf_filter``: those ``isa.check``
+    accepts, and the (dlt, expression) pairs whose program it refuses (``protochain`` loops
+    backwards)."""
+    import pcapy  # optional test dependency: imported only by the tests that compare with it
+
+    expressions = (CORPUS / "expressions.txt").read_text().splitlines()
+    programs: list[LibpcapProgram] = []
+    refused: set[tuple[int, str]] = set()
+    for dlt in dlts:
+        for expr in expressions:
+            try:
+                bpf = pcapy.compile(dlt, 262144, expr, 1, 0)
+            except pcapy.PcapError:
+                continue
+            program = [Insn(*i) for i in bpf.get_bpf()]
+            if isa.is_valid(program):
+                programs.append((dlt, expr, program, bpf.filter))
+            else:
+                refused.add((dlt, expr))
+    return programs, refused
+
+
 def corpus_packets() -> dict[int, list[bytes]]:
     """The captured bytes of every corpus packet, by the DLT libpcap reports for its file.
     Read with pcapy (libpcap itself), not with our own reader."""

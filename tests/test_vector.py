@@ -9,7 +9,6 @@ index has its own tests (``test_recindex.py``).
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -101,26 +100,14 @@ DLTS = (1, 113, 12, 0, 108, 276, 228, 229)
 
 
 @pytest.fixture(scope="module")
-def libpcap_programs() -> list[tuple[int, str, list[Insn], Callable[[bytes], int]]]:
-    pcapy = pytest.importorskip("pcapy")
-    corpus = S.CORPUS / "expressions.txt"
-    if not corpus.exists():
+def libpcap_programs() -> list[S.LibpcapProgram]:
+    pytest.importorskip("pcapy")
+    if not (S.CORPUS / "expressions.txt").exists():
         pytest.skip("corpus not available")
-    programs = []
-    for dlt in DLTS:
-        for expr in corpus.read_text().splitlines():
-            try:
-                bpf = pcapy.compile(dlt, 262144, expr, 1, 0)
-            except pcapy.PcapError:
-                continue
-            program = [Insn(*i) for i in bpf.get_bpf()]
-            if isa.is_valid(program):  # protochain loops backwards: not a checked program
-                programs.append((dlt, expr, program, bpf.filter))
-    return programs
+    return S.libpcap_corpus_programs(DLTS)[0]
 
 
-def test_agrees_with_libpcap_on_corpus(
-        libpcap_programs: list[tuple[int, str, list[Insn], Callable[[bytes], int]]]) -> None:
+def test_agrees_with_libpcap_on_corpus(libpcap_programs: list[S.LibpcapProgram]) -> None:
     """Every program libpcap emits for the corpus expressions, over every corpus packet of its
     link type in one batch: the verdicts are libpcap's."""
     packets_by_dlt = S.corpus_packets()
