@@ -69,7 +69,7 @@ def refusal(m: Mapped | None, opts: Options) -> str | None:
 def run(m: Mapped, opts: Options, filters: Filters, counts: Counts, stages: Stages,
         sink: Sink) -> CaptureFileError | None:
     """Walks, filters and writes (or counts) the whole file; returns its damage, if any."""
-    from .offline import Progress, _run_chunks, replay_damage
+    from .offline import Progress, replay_damage, run_chunks
 
     program = None if filters.accepts_all else filters.program(m.linktype, m.snapshot)
     since = time.perf_counter()
@@ -114,7 +114,7 @@ def run(m: Mapped, opts: Options, filters: Filters, counts: Counts, stages: Stag
     if status is native.Status.DAMAGE:
         return replay_damage(m, control.pos)
     if status is native.Status.CLIPPED:
-        return _run_chunks(m, opts, filters, counts, stages, sink, start=control.pos)
+        return run_chunks(m, opts, filters, counts, stages, sink, start=control.pos)
     return None
 
 

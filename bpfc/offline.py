@@ -5,13 +5,17 @@ filter expression; output: the matching records written (``-w``), printed one li
 tcpdump's, or counted, then a summary on stderr.
 
     run(args)
-      open the input ─┬─ a mapped classic pcap: index the record headers (recindex.PcapScan,
-      │               │   a lockstep walk), filter chunk after chunk with the numpy engine,
-      │               │   write runs of consecutive matching records as byte ranges of the
-      │               │   input (runwriter: pwritev of map slices, copy_file_range for long
-      │               │   runs); big files are cut into segments for two processes
+      open the input ─┬─ a mapped classic pcap, written to pcap or counted, on x86-64 Linux:
+      │               │   the native engine walks, filters and gathers the matches as iovecs
+      │               │   in machine code (nativepath, native), no numpy
+      │               ├─ any other mapped classic pcap: index the record headers
+      │               │   (recindex.PcapScan, a lockstep walk), filter chunk after chunk with
+      │               │   the numpy engine, write runs of consecutive matching records as
+      │               │   byte ranges of the input (runwriter: pwritev of map slices,
+      │               │   copy_file_range for long runs); big files are cut into segments for two processes
       │               │   (parallel.TwoCores); the empty filter copies the whole file in a
-      │               │   kernel-copy thread while the index checks it (_copy_everything)
+      │               │   kernel-copy thread while the native walk or the index checks it
+      │               │   (_copy_everything)
       │               └─ anything else (stdin, pcapng, small files): packet by packet through
       │                   the JIT (or the VM), or in batches through the numpy engine
       ├─ compile once per link type met (pcapng interfaces may differ; libpcap refuses those)
@@ -476,7 +480,7 @@ def _run_mapped(m: Mapped, opts: Options, filters: Filters, counts: Counts,
             from .parallel import TwoCores
 
             return TwoCores(m, filters, counts, stages, sink).run()
-        return _run_chunks(m, opts, filters, counts, stages, sink)
+        return run_chunks(m, opts, filters, counts, stages, sink)
     finally:
         sink.close()
 
@@ -534,7 +538,7 @@ def _copy_everything(m: Mapped, opts: Options, filters: Filters, counts: Counts,
     counts.matched = counts.read
     stages.add("write", since)
     if clipped_at is not None:
-        return _run_chunks(m, opts, filters, counts, stages, sink, clipped_at)
+        return run_chunks(m, opts, filters, counts, stages, sink, clipped_at)
     return None if damage_at is None else replay_damage(m, damage_at)
 
 
@@ -611,7 +615,7 @@ def verdicts_of(program: Program | None, chunk: Chunk) -> BoolArray:
     return verdicts
 
 
-def _run_chunks(m: Mapped, opts: Options, filters: Filters, counts: Counts, stages: Stages,
+def run_chunks(m: Mapped, opts: Options, filters: Filters, counts: Counts, stages: Stages,
                 sink: Sink, start: int = 24) -> CaptureFileError | None:
     """One process, chunk after chunk (from the record at ``start``): any sink, and ``-c``."""
     program = None if filters.accepts_all else filters.program(m.linktype, m.snapshot)
