@@ -71,6 +71,15 @@ class Status(IntEnum):
     DAMAGE = 2  # the record at pos is damaged
     CLIPPED = 3  # the record at pos is longer than the snapshot: libpcap cuts it
     ENOUGH = 4  # the -c count is reached
+    UNUSUAL = 5  # pcapng: the block at pos is one the stream path must read
+
+
+class Layout(IntEnum):
+    """What is walked, and what a match becomes."""
+
+    PCAP = 0  # classic pcap records; a match: its record, as it lies
+    PCAPNG = 1  # pcapng blocks; a match: its EPB, as it lies
+    PCAPNG_TO_PCAP = 2  # pcapng blocks; a match: a classic pcap header made here, its data
 
 
 class Control(ctypes.Structure):
@@ -82,7 +91,7 @@ class Control(ctypes.Structure):
         ("stop", ctypes.c_int64),  # walk records starting below this offset
         ("size", ctypes.c_int64),  # the file's size
         ("limit", ctypes.c_int64),  # the largest sane caplen for the link type
-        ("snapshot", ctypes.c_int64),  # longer records are CLIPPED
+        ("snapshot", ctypes.c_int64),  # longer records are CLIPPED (pcapng: UNUSUAL)
         ("iov_base", ctypes.c_int64),  # address of the iovec array
         ("iov_end", ctypes.c_int64),  # address just past it
         ("iov_at", ctypes.c_int64),  # in/out: the next free iovec
@@ -90,6 +99,9 @@ class Control(ctypes.Structure):
         ("matched", ctypes.c_int64),  # += records accepted
         ("max_matched", ctypes.c_int64),  # ENOUGH once matched reaches this
         ("bytes", ctypes.c_int64),  # += bytes the iovecs added
+        ("max_block", ctypes.c_int64),  # pcapng: longer blocks are UNUSUAL
+        ("units", ctypes.c_int64),  # pcapng to pcap: timestamp units per second
+        ("head_at", ctypes.c_int64),  # pcapng to pcap: in/out: where the next header goes
     ]
 
 
@@ -99,8 +111,13 @@ def _at(name: str) -> Mem:
 
 
 _SCRATCH: Final = 8 * isa.BPF_MEMWORDS // 2  # M[] as 16 u32 on the stack
+_TOTAL: Final = Mem(R.RSP, disp=_SCRATCH)  # pcapng: the block's length, across the program
 _FRAME: Final = _SCRATCH + 8  # keeps rsp 16-byte aligned (six pushes and the return address)
 _SAVED: Final = (R.RBX, R.RBP, R.R12, R.R13, R.R14, R.R15)
+#: pcapng block types (the pcapng specification, section 4 and appendix)
+_SHB, _IDB, _PB, _SPB, _EPB = 0x0A0D0D0A, 1, 2, 3, 6
+#: An EPB's fixed part before the packet: type, length, interface, timestamp, two lengths.
+EPB_HEAD: Final = 28
 
 _ALU_OPS: Final = {isa.BPF_ADD: Alu.ADD, isa.BPF_SUB: Alu.SUB, isa.BPF_AND: Alu.AND,
                    isa.BPF_OR: Alu.OR, isa.BPF_XOR: Alu.XOR}
@@ -108,9 +125,11 @@ _JUMP_CC: Final = {isa.BPF_JEQ: CC.E, isa.BPF_JGT: CC.A, isa.BPF_JGE: CC.AE}
 _NEGATED: Final = {CC.E: CC.NE, CC.A: CC.BE, CC.AE: CC.B, CC.NE: CC.E}
 
 
-def emit(insns: Sequence[Insn] | None) -> bytes:
-    """The machine code of one call (``Status rax = scan(Control *rdi)``) for ``insns``;
-    None: the empty filter, every record accepted."""
+def emit(insns: Sequence[Insn] | None, layout: Layout = Layout.PCAP, writes: bool = True
+         ) -> bytes:
+    """The machine code of one call (``Status rax = scan(Control *rdi)``) for ``insns``
+    (None: the empty filter, every record accepted) over records laid out as ``layout``;
+    without ``writes`` (counting), a match only counts."""
     asm = Assembler()
     for reg in _SAVED:
         asm.push(reg)
@@ -134,54 +153,41 @@ def emit(insns: Sequence[Insn] | None) -> bytes:
     asm.alu_ri(Alu.ADD, R.R11, 64, w=True)
     asm.jump("touch")
     asm.label("touched")
-    asm.lea(R.R9, Mem(R.R13, disp=16))
-    asm.alu_rm(Alu.CMP, R.R9, _at("size"))
-    asm.jcc(CC.G, Status.DAMAGE)  # the record header is cut
-    asm.load(R.RBP, Mem(R.R14, R.R13, 8))
-    asm.load(R.R8, Mem(R.R14, R.R13, 12))
-    asm.alu_rm(Alu.CMP, R.RBP, _at("limit"))
-    asm.jcc(CC.A, Status.DAMAGE)
-    asm.alu_rr(Alu.ADD, R.R9, R.RBP, w=True)
-    asm.alu_rm(Alu.CMP, R.R9, _at("size"))
-    asm.jcc(CC.G, Status.DAMAGE)  # the record's data is cut
-    asm.alu_rm(Alu.CMP, R.RBP, _at("snapshot"))
-    asm.jcc(CC.A, Status.CLIPPED)
+    if layout is Layout.PCAP:
+        _record(asm)
+    else:
+        _block(asm)
     if insns is None:
         asm.jump("accept")
     else:
-        asm.lea(R.RSI, Mem(R.R14, R.R13, 16))
         asm.alu_rr(Alu.XOR, R.RAX, R.RAX)
         asm.alu_rr(Alu.XOR, R.RCX, R.RCX)
         _Program(asm, insns).emit()
 
-    asm.label("accept")
-    asm.lea(R.R9, Mem(R.R14, R.R13))  # the record's address
-    asm.lea(R.R10, Mem(R.RBP, disp=16))  # and size
-    asm.alu_rm(Alu.CMP, R.RBX, _at("iov_base"))
-    asm.jcc(CC.E, "new run")
-    asm.load(R.RDX, Mem(R.RBX, disp=-16), w=True)
-    asm.alu_rm(Alu.ADD, R.RDX, Mem(R.RBX, disp=-8))
-    asm.alu_rr(Alu.CMP, R.RDX, R.R9, w=True)
-    asm.jcc(CC.NE, "new run")
-    asm.alu_mr(Alu.ADD, Mem(R.RBX, disp=-8), R.R10)  # it follows the last run: extend it
-    asm.jump("counted")
-    asm.label("new run")
-    asm.alu_rm(Alu.CMP, R.RBX, _at("iov_end"))
-    asm.jcc(CC.AE, Status.FULL)  # this record is walked again by the next call
-    asm.store(Mem(R.RBX), R.R9, w=True)
-    asm.store(Mem(R.RBX, disp=8), R.R10, w=True)
-    asm.alu_ri(Alu.ADD, R.RBX, 16, w=True)
-    asm.label("counted")
+    asm.label("accept")  # r9 and r10: what the match adds to the output (address, length)
+    if not writes:
+        asm.alu_rr(Alu.XOR, R.R10, R.R10)
+    elif layout is Layout.PCAPNG_TO_PCAP:
+        _made_header(asm)
+    else:
+        if layout is Layout.PCAP:
+            asm.lea(R.R9, Mem(R.R14, R.R13))  # the record's address
+            asm.lea(R.R10, Mem(R.RBP, disp=16))  # and size
+        else:
+            _zero_padding(asm)
+            asm.lea(R.R9, Mem(R.R14, R.R13))  # the block's address
+            asm.load(R.R10, _TOTAL, w=True)  # and size
+        _add_run(asm)
     asm.inc_m(_at("matched"))
     asm.alu_mr(Alu.ADD, _at("bytes"), R.R10)
-    _next_record(asm)
+    _next_record(asm, layout)
     asm.load(R.R9, _at("matched"), w=True)
     asm.alu_rm(Alu.CMP, R.R9, _at("max_matched"))
     asm.jcc(CC.GE, Status.ENOUGH)
     asm.jump("loop")
 
     asm.label("reject")
-    _next_record(asm)
+    _next_record(asm, layout)
     asm.jump("loop")
 
     for status in Status:
@@ -199,9 +205,147 @@ def emit(insns: Sequence[Insn] | None) -> bytes:
     return asm.finish()
 
 
-def _next_record(asm: Assembler) -> None:
+def _record(asm: Assembler) -> None:
+    """A classic pcap record at r13: checked (DAMAGE, CLIPPED), its caplen in rbp, its wire
+    length in r8, its packet's address in rsi."""
+    asm.lea(R.R9, Mem(R.R13, disp=16))
+    asm.alu_rm(Alu.CMP, R.R9, _at("size"))
+    asm.jcc(CC.G, Status.DAMAGE)  # the record header is cut
+    asm.load(R.RBP, Mem(R.R14, R.R13, 8))
+    asm.load(R.R8, Mem(R.R14, R.R13, 12))
+    asm.alu_rm(Alu.CMP, R.RBP, _at("limit"))
+    asm.jcc(CC.A, Status.DAMAGE)
+    asm.alu_rr(Alu.ADD, R.R9, R.RBP, w=True)
+    asm.alu_rm(Alu.CMP, R.R9, _at("size"))
+    asm.jcc(CC.G, Status.DAMAGE)  # the record's data is cut
+    asm.alu_rm(Alu.CMP, R.RBP, _at("snapshot"))
+    asm.jcc(CC.A, Status.CLIPPED)
+    asm.lea(R.RSI, Mem(R.R14, R.R13, 16))
+
+
+def _block(asm: Assembler) -> None:
+    """A pcapng block at r13, its length kept in ``_TOTAL``: anything but a plain block of a
+    sane length, the same at both ends, is UNUSUAL (the stream path reads it); an EPB goes on
+    (interface 0, caplen within the block and the snapshot: else UNUSUAL) with its caplen in
+    rbp, its original length in r8, its packet's address in rsi; a block that is not a packet
+    (name resolution, statistics, custom) is stepped over, not counted."""
+    asm.lea(R.R9, Mem(R.R13, disp=12))
+    asm.alu_rm(Alu.CMP, R.R9, _at("size"))
+    asm.jcc(CC.G, Status.UNUSUAL)  # the block header is cut
+    asm.load(R.R10, Mem(R.R14, R.R13, 4))
+    asm.alu_ri(Alu.CMP, R.R10, 12, w=True)
+    asm.jcc(CC.B, Status.UNUSUAL)
+    asm.test_ri(R.R10, 3)
+    asm.jcc(CC.NE, Status.UNUSUAL)
+    asm.alu_rm(Alu.CMP, R.R10, _at("max_block"))
+    asm.jcc(CC.A, Status.UNUSUAL)
+    asm.lea(R.R9, Mem(R.R13, R.R10))
+    asm.alu_rm(Alu.CMP, R.R9, _at("size"))
+    asm.jcc(CC.G, Status.UNUSUAL)  # the block is cut
+    asm.load(R.RAX, Mem(R.R14, R.R9, -4))
+    asm.alu_rr(Alu.CMP, R.RAX, R.R10)
+    asm.jcc(CC.NE, Status.UNUSUAL)  # its length differs at its end
+    asm.store(_TOTAL, R.R10, w=True)
+    asm.load(R.RAX, Mem(R.R14, R.R13))  # the block type
+    asm.alu_ri(Alu.CMP, R.RAX, _EPB)
+    asm.jcc(CC.E, "packet")
+    for kind in (_SHB, _IDB, _PB, _SPB):  # another section, interface or kind of packet
+        asm.alu_ri(Alu.CMP, R.RAX, kind)
+        asm.jcc(CC.E, Status.UNUSUAL)
+    asm.alu_rr(Alu.ADD, R.R13, R.R10, w=True)
+    asm.jump("loop")
+    asm.label("packet")
+    asm.alu_ri(Alu.CMP, R.R10, 32, w=True)
+    asm.jcc(CC.B, Status.UNUSUAL)
+    asm.load(R.RAX, Mem(R.R14, R.R13, 8))
+    asm.test_rr(R.RAX, R.RAX)
+    asm.jcc(CC.NE, Status.UNUSUAL)  # not the first interface
+    asm.load(R.RBP, Mem(R.R14, R.R13, 20))
+    asm.load(R.R8, Mem(R.R14, R.R13, 24))
+    asm.lea(R.R9, Mem(R.R10, disp=-32))
+    asm.alu_rr(Alu.CMP, R.RBP, R.R9, w=True)
+    asm.jcc(CC.A, Status.UNUSUAL)  # more data than the block holds
+    asm.alu_rm(Alu.CMP, R.RBP, _at("snapshot"))
+    asm.jcc(CC.A, Status.UNUSUAL)
+    asm.lea(R.RSI, Mem(R.R14, R.R13, EPB_HEAD))
+
+
+def _zero_padding(asm: Assembler) -> None:
+    """UNUSUAL unless the bytes between the EPB's data and the next word are zero: the stream
+    path's writer writes zeros there, so only then is the block as it lies what it writes."""
+    asm.mov_rr(R.RCX, R.RBP)
+    asm.alu_ri(Alu.AND, R.RCX, 3)
+    asm.jcc(CC.E, "padded")
+    asm.shift_ri(True, R.RCX, 3)
+    asm.mov_ri(R.RDX, 0xFFFFFFFF)
+    asm.shift_cl(True, R.RDX)  # the pad bytes of the last word (little-endian)
+    asm.mov_rr(R.R9, R.RBP, w=True)
+    asm.alu_ri(Alu.AND, R.R9, -4, w=True)
+    asm.load(R.RAX, Mem(R.RSI, R.R9))
+    asm.test_rr(R.RAX, R.RDX)
+    asm.jcc(CC.NE, Status.UNUSUAL)
+    asm.label("padded")
+
+
+def _made_header(asm: Assembler) -> None:
+    """An EPB as a classic pcap record: a 16-byte header made at ``head_at`` (seconds and
+    fraction from the 64-bit timestamp; UNUSUAL when the seconds overflow 32 bits), then the
+    packet's data, as two iovecs (FULL when two do not fit)."""
+    asm.lea(R.R9, Mem(R.RBX, disp=32))
+    asm.alu_rm(Alu.CMP, R.R9, _at("iov_end"))
+    asm.jcc(CC.A, Status.FULL)  # this record is walked again by the next call
+    asm.load(R.RAX, Mem(R.R14, R.R13, 12))  # the timestamp's high word
+    asm.shift_ri(True, R.RAX, 32, w=True)
+    asm.load(R.R9, Mem(R.R14, R.R13, 16))
+    asm.alu_rr(Alu.OR, R.RAX, R.R9, w=True)
+    asm.alu_rr(Alu.XOR, R.RDX, R.RDX)
+    asm.load(R.R9, _at("units"), w=True)
+    asm.div_r(R.R9, w=True)  # rax: seconds, rdx: the fraction
+    asm.mov_rr(R.R10, R.RAX, w=True)
+    asm.shift_ri(False, R.R10, 32, w=True)
+    asm.jcc(CC.NE, Status.UNUSUAL)  # a timestamp a pcap file cannot hold
+    asm.load(R.R9, _at("head_at"), w=True)
+    asm.store(Mem(R.R9), R.RAX)
+    asm.store(Mem(R.R9, disp=4), R.RDX)
+    asm.store(Mem(R.R9, disp=8), R.RBP)
+    asm.store(Mem(R.R9, disp=12), R.R8)
+    asm.store(Mem(R.RBX), R.R9, w=True)
+    asm.mov_ri(R.R10, 16)
+    asm.store(Mem(R.RBX, disp=8), R.R10, w=True)
+    asm.store(Mem(R.RBX, disp=16), R.RSI, w=True)
+    asm.store(Mem(R.RBX, disp=24), R.RBP, w=True)
+    asm.alu_ri(Alu.ADD, R.RBX, 32, w=True)
+    asm.lea(R.R9, Mem(R.R9, disp=16))
+    asm.store(_at("head_at"), R.R9, w=True)
+    asm.lea(R.R10, Mem(R.RBP, disp=16))
+
+
+def _add_run(asm: Assembler) -> None:
+    """[r9, r9 + r10) joins the last iovec when it follows it, else takes a new one (FULL
+    when none is left: the record is then walked again by the next call)."""
+    asm.alu_rm(Alu.CMP, R.RBX, _at("iov_base"))
+    asm.jcc(CC.E, "new run")
+    asm.load(R.RDX, Mem(R.RBX, disp=-16), w=True)
+    asm.alu_rm(Alu.ADD, R.RDX, Mem(R.RBX, disp=-8))
+    asm.alu_rr(Alu.CMP, R.RDX, R.R9, w=True)
+    asm.jcc(CC.NE, "new run")
+    asm.alu_mr(Alu.ADD, Mem(R.RBX, disp=-8), R.R10)
+    asm.jump("counted")
+    asm.label("new run")
+    asm.alu_rm(Alu.CMP, R.RBX, _at("iov_end"))
+    asm.jcc(CC.AE, Status.FULL)
+    asm.store(Mem(R.RBX), R.R9, w=True)
+    asm.store(Mem(R.RBX, disp=8), R.R10, w=True)
+    asm.alu_ri(Alu.ADD, R.RBX, 16, w=True)
+    asm.label("counted")
+
+
+def _next_record(asm: Assembler, layout: Layout) -> None:
     asm.alu_ri(Alu.ADD, R.RDI, 1, w=True)
-    asm.lea(R.R13, Mem(R.R13, R.RBP, 16))
+    if layout is Layout.PCAP:
+        asm.lea(R.R13, Mem(R.R13, R.RBP, 16))
+    else:
+        asm.alu_rm(Alu.ADD, R.R13, _TOTAL)
 
 
 @dataclass(slots=True)
@@ -394,12 +538,15 @@ class _Code:
 
 
 class Scanner:
-    """One program's compiled walk over classic pcap records (None: the empty filter)."""
+    """One program's compiled walk over records laid out as ``layout`` (None: the empty
+    filter)."""
 
-    def __init__(self, insns: Sequence[Insn] | None) -> None:
+    def __init__(self, insns: Sequence[Insn] | None, layout: Layout = Layout.PCAP,
+                 writes: bool = True) -> None:
         if insns is not None:
             isa.check(insns)
-        self._code = _Code(emit(insns))
+        self.layout = layout
+        self._code = _Code(emit(insns, layout, writes))
         self._call = _Scan(self._code.address)
 
     def __call__(self, control: Control) -> Status:
@@ -439,23 +586,31 @@ class Pinned:
 
 
 class Walk:
-    """A classic pcap file in memory (lengths in this machine's byte order) walked by a
-    ``Scanner``: ``step`` runs one call from ``control.pos``; the iovecs it filled (``runs``,
-    ``iovecs``/``filled`` for ``pwritev``) stay until ``clear``. ``release`` when done."""
+    """A capture file in memory (a classic pcap or pcapng file, as the scanner's layout says,
+    its lengths in this machine's byte order) walked by a ``Scanner``: ``step`` runs one call
+    from ``control.pos``; the iovecs it filled (``runs``; ``control.iov_base`` and ``filled``
+    for ``pwritev``) and the headers they point to stay until ``clear``. ``release`` when
+    done. ``start``: the first record (classic pcap: after the file header); ``limit``: the
+    largest sane caplen (classic pcap); ``max_block``, ``units``: the longest block the stream
+    reader takes and the timestamp units (pcapng)."""
 
-    def __init__(self, scanner: Scanner, buf: mmap.mmap | bytes | bytearray, *, limit: int,
-                 snapshot: int, start: int = 24, stop: int | None = None,
-                 max_matched: int | None = None, iovecs: int = IOVECS) -> None:
+    def __init__(self, scanner: Scanner, buf: mmap.mmap | bytes | bytearray, *,
+                 snapshot: int, limit: int = 0, start: int = 24, stop: int | None = None,
+                 max_matched: int | None = None, iovecs: int = IOVECS, max_block: int = 0,
+                 units: int = 1_000_000) -> None:
         self.scanner = scanner
         self.pinned = Pinned(buf)
         self.address = self.pinned.address
         self.iovecs = (ctypes.c_uint64 * (2 * iovecs))()
+        #: Room for a made header per pair of iovecs (pcapng to pcap).
+        self.heads = (ctypes.c_uint32 * (4 * (iovecs // 2)))()
         base = ctypes.addressof(self.iovecs)
         self.control = Control(
             buf=self.address, pos=start, stop=len(buf) if stop is None else stop,
             size=len(buf), limit=limit, snapshot=snapshot, iov_base=base,
             iov_end=base + 16 * iovecs, iov_at=base, read=0, matched=0,
-            max_matched=NO_LIMIT if max_matched is None else max_matched, bytes=0)
+            max_matched=NO_LIMIT if max_matched is None else max_matched, bytes=0,
+            max_block=max_block, units=units, head_at=ctypes.addressof(self.heads))
 
     def step(self) -> Status:
         return self.scanner(self.control)
@@ -465,13 +620,21 @@ class Walk:
         return int(self.control.iov_at - self.control.iov_base) // 16
 
     def runs(self) -> list[tuple[int, int]]:
-        """The filled iovecs as (file offset, length)."""
+        """The filled iovecs as (file offset, length); a made header's offset is negative
+        (it lies outside the file)."""
         flat = self.iovecs[:2 * self.filled()]
         return [(flat[i] - self.address, flat[i + 1]) for i in range(0, len(flat), 2)]
 
+    def made_header(self, i: int) -> tuple[int, int, int, int]:
+        """The ``i``-th header made since ``clear`` (pcapng to pcap): seconds, fraction,
+        caplen, original length."""
+        h = self.heads[4 * i:4 * i + 4]
+        return h[0], h[1], h[2], h[3]
+
     def clear(self) -> None:
-        """Empties the iovec array (once written)."""
+        """Empties the iovec array and the made headers (once written)."""
         self.control.iov_at = self.control.iov_base
+        self.control.head_at = ctypes.addressof(self.heads)
         self.control.bytes = 0
 
     def release(self) -> None:

@@ -15,6 +15,7 @@ numpy path from that record on; damage is reported by the reader's own words, as
 
 from __future__ import annotations
 
+import mmap
 import os
 import sys
 import time
@@ -25,7 +26,9 @@ from .runwriter import IOV_MAX, CopySink, vector_writes_available
 
 if TYPE_CHECKING:
     from .errors import CaptureFileError
+    from .nglayout import NgLayout
     from .offline import Counts, Filters, Mapped, Options, Progress, Sink, Stages
+    from .runwriter import RunWriter
 
 #: Bytes walked between two drops of the pages behind the walk.
 WINDOW: Final = 32 << 20
@@ -53,7 +56,7 @@ def refusal(m: Mapped | None, opts: Options) -> str | None:
         return (f"machine code runs only on Linux x86-64 (this is {platform.machine()} "
                 f"on {sys.platform}), with executable memory allowed")
     if m is None:
-        return "it reads a classic pcap file (not standard input or pcapng)"
+        return _pcapng_refusal(opts)
     if m.header.byteorder != "<":
         return "the capture file is big-endian; it reads little-endian pcap files"
     if opts.count_only:
@@ -66,26 +69,74 @@ def refusal(m: Mapped | None, opts: Options) -> str | None:
     return None
 
 
+def _pcapng_refusal(opts: Options) -> str | None:
+    """Why the native walk cannot do a job on an input that is not a mapped classic pcap: it
+    reads a file, and a pcapng file only of the usual kind (``nglayout``), little-endian, to
+    write (``-w``, a regular file) or count, without ``-c``."""
+    from . import ngpath
+    from .errors import CaptureFileError
+    from .nglayout import Unusual, read_layout
+
+    if opts.source == "-":
+        return "it reads a file, not standard input"
+    try:
+        layout = read_layout(opts.source)
+    except Unusual as err:
+        return ("it reads classic pcap files and pcapng files of one section and one "
+                f"interface with micro- or nanosecond timestamps ({err})")
+    except (CaptureFileError, OSError):
+        return None  # unreadable: the stream path says why
+    if layout.order != "<":
+        return "the capture file is big-endian; it reads little-endian files"
+    if opts.max_count is not None:
+        return "it does not stop at -c in a pcapng file (--engine jit does)"
+    if not ngpath.takes(opts):
+        return ("it writes a regular file (-w) or counts (--count); printing packets or "
+                "writing to a pipe takes --engine vector or jit")
+    return None
+
+
 def run(m: Mapped, opts: Options, filters: Filters, counts: Counts, stages: Stages,
         sink: Sink) -> CaptureFileError | None:
     """Walks, filters and writes (or counts) the whole file; returns its damage, if any."""
     from .offline import Progress, replay_damage, run_chunks
 
     program = None if filters.accepts_all else filters.program(m.linktype, m.snapshot)
-    since = time.perf_counter()
-    scanner = native.Scanner(None if program is None else program.insns)
-    since = stages.add("emit", since)
     writer = sink.writer if isinstance(sink, CopySink) else None
-    size = len(m.buf)
+    since = time.perf_counter()
+    scanner = native.Scanner(None if program is None else program.insns,
+                             writes=writer is not None)
+    since = stages.add("emit", since)
     walk = native.Walk(scanner, m.buf, limit=_limit(m), snapshot=m.snapshot,
                        max_matched=opts.max_count, iovecs=IOV_MAX)
-    control = walk.control
-    progress = Progress.maybe(size, opts)
+    try:
+        status = _drive(walk, m.buf, writer, Progress.maybe(len(m.buf), opts))
+    finally:
+        walk.release()
+        counts.read += walk.control.read
+        counts.matched += walk.control.matched
+    stages.add("walk", since)
+    if status is native.Status.DAMAGE:
+        return replay_damage(m, walk.control.pos)
+    if status is native.Status.CLIPPED:
+        return run_chunks(m, opts, filters, counts, stages, sink, start=walk.control.pos)
+    return None
+
+
+def _drive(walk: native.Walk, buf: mmap.mmap, writer: RunWriter | None,
+           progress: Progress | None) -> native.Status:
+    """Calls the walk to the end of the file or until it stops short (any status but STOP
+    and FULL, which is returned), writing what each call gathered; WINDOW bytes at a time, so
+    that the pages behind the walk are dropped and the progress bar moves. A second thread
+    maps the pages ahead (``Populator``) when the file is big and a second CPU is free."""
+    from .offline import forget
+
+    control, size = walk.control, len(buf)
     populator = Populator.start(walk.address, size) if _populate_pays(size) else None
     status = native.Status.STOP
     try:
-        dropped = 24
-        control.stop = min(24 + WINDOW, size)
+        dropped = control.pos
+        control.stop = min(control.pos + WINDOW, size)
         while control.pos < size:
             status = walk.step()
             if populator is not None:
@@ -95,27 +146,55 @@ def run(m: Mapped, opts: Options, filters: Filters, counts: Counts, stages: Stag
             walk.clear()
             if status is native.Status.FULL:
                 continue
-            m.forget(dropped, control.pos)
+            forget(buf, dropped, control.pos)
             dropped = control.pos
             if progress is not None:
                 progress.update(control.pos)
             if status is not native.Status.STOP:
-                break
+                return status
             control.stop = min(control.pos + WINDOW, size)
     finally:
         if populator is not None:
             populator.stop()
-        walk.release()
-        counts.read += control.read
-        counts.matched += control.matched
         if progress is not None:
             progress.done()
+    return native.Status.STOP
+
+
+def pcapng_takes(layout: NgLayout, opts: Options) -> bool:
+    """Whether the native walk does a pcapng job that ``ngpath`` took (``--engine auto`` or
+    ``native``): machine code runs here and the file is little-endian."""
+    return (opts.engine in ("auto", "native") and native.available() and layout.order == "<"
+            and (opts.count_only or vector_writes_available()))
+
+
+def run_pcapng(layout: NgLayout, buf: mmap.mmap, opts: Options, filters: Filters,
+               counts: Counts, stages: Stages, writer: RunWriter | None, pcap: bool) -> None:
+    """The usual pcapng file walked, filtered and written (its EPBs as they lie, or as pcap
+    records with ``pcap``) or counted by machine code; ``nglayout.Unusual`` when a block is
+    one the stream path must read (the caller then starts over there)."""
+    from .nglayout import Unusual
+    from .offline import Progress
+
+    interface = layout.interface
+    program = (None if filters.accepts_all
+               else filters.program(interface.linktype, interface.snapshot))
+    since = time.perf_counter()
+    scanner = native.Scanner(None if program is None else program.insns,
+                             native.Layout.PCAPNG_TO_PCAP if pcap else native.Layout.PCAPNG,
+                             writes=writer is not None)
+    since = stages.add("emit", since)
+    walk = native.Walk(scanner, buf, snapshot=interface.snapshot, start=layout.first,
+                       max_block=layout.max_block, units=interface.ts_units, iovecs=IOV_MAX)
+    try:
+        status = _drive(walk, buf, writer, Progress.maybe(len(buf), opts))
+    finally:
+        walk.release()
+        counts.read += walk.control.read
+        counts.matched += walk.control.matched
     stages.add("walk", since)
-    if status is native.Status.DAMAGE:
-        return replay_damage(m, control.pos)
-    if status is native.Status.CLIPPED:
-        return run_chunks(m, opts, filters, counts, stages, sink, start=control.pos)
-    return None
+    if status is not native.Status.STOP:
+        raise Unusual(f"a block the stream path reads, at byte {walk.control.pos}")
 
 
 def check_records(m: Mapped, counts: Counts, progress: Progress | None
@@ -125,14 +204,14 @@ def check_records(m: Mapped, counts: Counts, progress: Progress | None
     than the snapshot. Returns where the good records end, and the offset of that damaged (or
     long) record, if any."""
     size = len(m.buf)
-    walk = native.Walk(native.Scanner(None), m.buf, limit=_limit(m), snapshot=m.snapshot)
+    walk = native.Walk(native.Scanner(None, writes=False), m.buf, limit=_limit(m),
+                       snapshot=m.snapshot)
     control = walk.control
     try:
         while control.pos < size:
             control.stop = min(control.pos + WINDOW, size)
             start = control.pos
             status = walk.step()
-            walk.clear()  # one run: the records so far (an iovec array never fills up here)
             if status is native.Status.FULL:
                 continue
             m.forget(start, control.pos)

@@ -5,7 +5,7 @@ Stage: the pcapng branch of the offline driver, beside the classic one (``offlin
 Input: the options, the filters; output: the counts and the written capture, exactly what the
 stream path (``offline._run_stream``) gives for the same file. It takes only what it can do
 without deciding anything the stream path decides: a file it finds unusual part way through
-(``ngscan.Unusual``: damage included) is handed back, the output not yet committed (counting,
+(``nglayout.Unusual``: damage included) is handed back, the output not yet committed (counting,
 or a regular file that the stream path empties and writes again), so the stream path starts
 over and reports whatever there is to report.
 
@@ -40,6 +40,7 @@ from .offline import (
 )
 
 if TYPE_CHECKING:
+    from .nglayout import NgLayout
     from .ngscan import NgScan, NgSegment
     from .program import Program
     from .runwriter import RunWriter
@@ -91,20 +92,33 @@ def run(opts: Options, filters: Filters, counts: Counts, stages: Stages) -> bool
 def _run(opts: Options, filters: Filters, counts: Counts, stages: Stages, buf: mmap.mmap,
          src_fd: int) -> bool | None:
     from .errors import CaptureFileError, WritingTo, output_name
-    from .ngscan import NgScan, Unusual
+    from .nativepath import pcapng_takes, run_pcapng
+    from .nglayout import Unusual, read_layout
 
+    pcap = opts.out_format == "pcap"
+    scan = None
     try:
-        scan = NgScan.open(opts.source, buf)
+        layout = read_layout(opts.source)
+        if len(buf) % 4:
+            raise Unusual("not a whole number of words")
+        native = pcapng_takes(layout, opts)
+        if not native:
+            from .ngscan import NgScan
+
+            scan = NgScan.of(layout, buf)
     except (Unusual, CaptureFileError, OSError):
         return None
-    first = scan.interface
+    first = layout.interface
     announce(opts.source, first.linktype, first.snaplen)
     output = None if opts.count_only else Output.start(opts.write or "")
     writer = None
     try:
         if output is not None:
-            writer = _writer(scan, output, src_fd, opts.out_format == "pcap")
-        _segments(scan, opts, filters, counts, stages, writer, opts.out_format == "pcap")
+            writer = _writer(layout, buf, output, src_fd, pcap)
+        if scan is None:
+            run_pcapng(layout, buf, opts, filters, counts, stages, writer, pcap)
+        else:
+            _segments(scan, opts, filters, counts, stages, writer, pcap)
     except Unusual:
         counts.read = counts.matched = 0
         return False
@@ -117,24 +131,24 @@ def _run(opts: Options, filters: Filters, counts: Counts, stages: Stages, buf: m
     return True
 
 
-def _writer(scan: NgScan, output: Output, src_fd: int, pcap: bool) -> RunWriter:
+def _writer(layout: NgLayout, buf: mmap.mmap, output: Output, src_fd: int,
+            pcap: bool) -> RunWriter:
     """The output, its file header written as the stream path's writers write it for this
     file (``PcapWriter.like``, ``PcapngWriter.like``)."""
     from .errors import output_name
     from .pcapwrite import PcapngWriter, PcapWriter
     from .runwriter import RunWriter
 
-    first = scan.interface
+    first = layout.interface
     header = io.BytesIO()
     if pcap:
         PcapWriter(header, first.linktype, first.snaplen,
-                   nanosecond=first.ts_units > 1_000_000, byteorder=scan.order)
+                   nanosecond=first.ts_units > 1_000_000, byteorder=layout.order)
     else:
-        PcapngWriter(header, first.linktype, first.snaplen, byteorder=scan.order,
+        PcapngWriter(header, first.linktype, first.snaplen, byteorder=layout.order,
                      ts_units=first.ts_units)
     out = output.ready()
-    assert isinstance(scan.buf, mmap.mmap)
-    writer = RunWriter(out.fileno(), src_fd, scan.buf, 0, output_name(output.path))
+    writer = RunWriter(out.fileno(), src_fd, buf, 0, output_name(output.path))
     writer.position = writer.vector([memoryview(header.getvalue())], 0)
     return writer
 
@@ -251,7 +265,7 @@ def _two_halves(job: _Job, counts: Counts, progress: Progress | None, out_path: 
 
 def _child(job: _Job, middle: int, scratch: int | None, report_w: int) -> NoReturn:
     from .errors import CaptureFileError
-    from .ngscan import Unusual
+    from .nglayout import Unusual
     from .runwriter import RunWriter
 
     status = 1
@@ -281,7 +295,7 @@ def _child(job: _Job, middle: int, scratch: int | None, report_w: int) -> NoRetu
 def _take(job: _Job, counts: Counts, report_r: int, scratch: int | None) -> None:
     """The child's half: its counts, and its matches appended to the output."""
     from .errors import CaptureFileError
-    from .ngscan import Unusual
+    from .nglayout import Unusual
 
     head = os.read(report_r, _REPORT.size)
     if len(head) < _REPORT.size:
@@ -327,7 +341,8 @@ def _write(scan: NgScan, seg: NgSegment, mask: BoolArray, writer: RunWriter, pca
     bytes), or as classic pcap records (a header made here, then the packet's bytes)."""
     import numpy as np
 
-    from .ngscan import EPB_HEAD, Unusual
+    from .nglayout import Unusual
+    from .ngscan import EPB_HEAD
     from .runwriter import sorted_runs
 
     chosen = np.flatnonzero(mask)

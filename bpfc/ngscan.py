@@ -2,7 +2,8 @@
 enhanced packet blocks (what dumpcap, Wireshark and ``bpfc --pcapng`` write).
 
 Stage: the pcapng branch of ``offline``'s mapped path. Input: a mapped pcapng file whose section
-header and first interface description block the stream reader has read (``NgScan.open``);
+header and first interface description block the stream reader has read (``NgScan.of`` a
+``nglayout.NgLayout``);
 output: segment after segment (``NgScan.segment``), its EPBs as a batch for ``vector.run`` with
 what writing them takes (offsets, lengths, timestamps), and where the segment ended.
 
@@ -27,16 +28,8 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from .pcapfile import (
-    BT_EPB,
-    BT_IDB,
-    BT_PB,
-    BT_SHB,
-    BT_SPB,
-    ByteOrder,
-    Interface,
-    open_capture,
-)
+from .nglayout import NgLayout, Unusual
+from .pcapfile import BT_EPB, BT_IDB, BT_PB, BT_SHB, BT_SPB, ByteOrder, Interface
 from .recindex import gather_rows, row_view
 from .vector import ROW, Batch, I64Array, U8Array
 
@@ -52,10 +45,6 @@ MIN_ACTIVE: Final = 48
 GUESS_WORDS: Final = 512
 #: The block types a packet may come in that this path leaves to the stream path.
 _NOT_HERE: Final = (BT_SHB, BT_IDB, BT_PB, BT_SPB)
-
-
-class Unusual(Exception):
-    """This file is not one the vectorised path takes (the stream path will)."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -110,18 +99,10 @@ class NgScan:
                                  "itemsize": ROW})
 
     @classmethod
-    def open(cls, path: str, buf: mmap.mmap | bytes) -> NgScan:
-        """The scan of ``path`` (mapped as ``buf``) from its first block after the section
-        header and the first interface description; ``Unusual`` if it is not one to take."""
-        with open_capture(path, use_mmap=False) as reader:
-            if reader.format != "pcapng" or len(reader.interfaces) != 1:
-                raise Unusual("not a one-interface pcapng file")
-            interface = reader.interfaces[0]
-            first = reader.next_offset
-            max_block = reader.max_block
-        if interface.tsoffset or interface.ts_units not in (1_000_000, 1_000_000_000):
-            raise Unusual("a timestamp offset or an unusual resolution")
-        return cls(buf, reader.byteorder, interface, first, max_block)
+    def of(cls, layout: NgLayout, buf: mmap.mmap | bytes) -> NgScan:
+        """The scan of a usual pcapng file (``nglayout.read_layout``), mapped as ``buf``, from
+        its first block after the section header and the interface description."""
+        return cls(buf, layout.order, layout.interface, layout.first, layout.max_block)
 
     # -- the walk ---------------------------------------------------------------------------
 

@@ -12,10 +12,10 @@ tcpdump's, or counted, then a summary on stderr.
       │               │   (recindex.PcapScan, a lockstep walk), filter chunk after chunk with
       │               │   the numpy engine, write runs of consecutive matching records as
       │               │   byte ranges of the input (runwriter: pwritev of map slices,
-      │               │   copy_file_range for long runs); big files are cut into segments for two processes
-      │               │   (parallel.TwoCores); the empty filter copies the whole file in a
-      │               │   kernel-copy thread while the native walk or the index checks it
-      │               │   (_copy_everything)
+      │               │   copy_file_range for long runs); big files are cut into segments
+      │               │   for two processes (parallel.TwoCores); the empty filter copies
+      │               │   the whole file in a kernel-copy thread while the native walk or
+      │               │   the index checks it (_copy_everything)
       │               └─ anything else (stdin, pcapng, small files): packet by packet through
       │                   the JIT (or the VM), or in batches through the numpy engine
       ├─ compile once per link type met (pcapng interfaces may differ; libpcap refuses those)

@@ -207,17 +207,17 @@ class Assembler:
         self._rr(b"\x69", dst, src, False)
         self.code += self._imm32(value)
 
-    def div_r(self, src: R) -> None:
-        """div src32: edx:eax / src → eax, remainder → edx."""
-        self._rr(b"\xf7", 6, src, False)
+    def div_r(self, src: R, w: bool = False) -> None:
+        """div src: edx:eax / src → eax, remainder → edx (``w``: rdx:rax, 64 bits)."""
+        self._rr(b"\xf7", 6, src, w)
 
     def neg_r(self, dst: R) -> None:
         """neg dst32."""
         self._rr(b"\xf7", 3, dst, False)
 
-    def shift_ri(self, left: bool, dst: R, count: int) -> None:
-        """shl/shr dst32, imm8."""
-        self._rr(b"\xc1", 4 if left else 5, dst, False)
+    def shift_ri(self, left: bool, dst: R, count: int, w: bool = False) -> None:
+        """shl/shr dst, imm8 (32 bits, or 64 with ``w``)."""
+        self._rr(b"\xc1", 4 if left else 5, dst, w)
         self.code.append(count & 0xFF)
 
     def shift_cl(self, left: bool, dst: R) -> None:

@@ -23,7 +23,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bpfc import cli, ngpath, ngscan, offline
+from bpfc import cli, native, nativepath, ngpath, ngscan, offline
 from bpfc.pcapfile import Interface, Packet, open_capture
 from bpfc.pcapwrite import PcapngWriter
 
@@ -88,11 +88,42 @@ def taken(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool | None]]:
     yield answers
 
 
+@pytest.fixture
+def native_walks(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The files the native walk was given (``nativepath.run_pcapng``)."""
+    if not native.available():
+        pytest.skip("machine code does not run here (Linux x86-64 only)")
+    walked: list[str] = []
+    real = nativepath.run_pcapng
+
+    def spy(*args: Any) -> None:
+        walked.append(args[2].source)
+        real(*args)
+
+    monkeypatch.setattr(nativepath, "run_pcapng", spy)
+    yield walked
+
+
+#: The two fast ways: the numpy walk (``--engine vector``) and, under ``--engine auto`` where it
+#: runs, the native one.
+FAST = ["vector", "auto"]
+
+
+def _fast(engine: str, request: pytest.FixtureRequest) -> list[str]:
+    """The native walks seen, for ``auto`` (which must take it: the test fails otherwise)."""
+    if engine == "auto":
+        walked: list[str] = request.getfixturevalue("native_walks")
+        return walked
+    request.getfixturevalue("monkeypatch").setattr(native, "available", lambda: False)
+    return []
+
+
 def _outputs(source: Path, tmp: Path, expr: str, fmt: list[str],
-             capsys: pytest.CaptureFixture[str]) -> tuple[tuple[int, bytes, str], ...]:
-    """(status, written bytes, stderr) from the vectorised path and from the stream path."""
+             capsys: pytest.CaptureFixture[str], fast: str = "vector"
+             ) -> tuple[tuple[int, bytes, str], ...]:
+    """(status, written bytes, stderr) from a fast path and from the stream path."""
     found = []
-    for engine in ("vector", "jit"):
+    for engine in (fast, "jit"):
         out = tmp / f"{engine}.out"
         status = cli.run(["-r", str(source), "-w", str(out), "--engine", engine, *fmt,
                           *expr.split()])
@@ -104,10 +135,14 @@ def _outputs(source: Path, tmp: Path, expr: str, fmt: list[str],
 @pytest.mark.parametrize("fmt", [[], ["--pcap"]], ids=["pcapng-out", "pcap-out"])
 @pytest.mark.parametrize("variant", ["plain", "options", "big-endian", "nanoseconds",
                                      "other-blocks"])
+@pytest.mark.parametrize("fast", FAST)
 def test_usual_files_go_the_vectorised_way_and_match_the_stream_path(
         packets: list[Packet], tmp_path: Path, expr: str, fmt: list[str], variant: str,
-        taken: list[bool | None], monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+        fast: str, taken: list[bool | None], monkeypatch: pytest.MonkeyPatch,
+        request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]) -> None:
+    """Both fast ways; the native walk takes every little-endian variant (big-endian files
+    go the numpy way under auto)."""
+    walked = _fast(fast, request)
     monkeypatch.setattr(ngscan, "SEGMENT_WORDS", 1 << 18)  # several segments, 1 MB each
     kwargs: dict[str, Any] = {
         "plain": {}, "options": {"options": True}, "big-endian": {"order": ">"},
@@ -115,28 +150,34 @@ def test_usual_files_go_the_vectorised_way_and_match_the_stream_path(
         "other-blocks": {"extra": {0: _block(0xBAD, b"custom"), 5000: _block(4, b"\0" * 4),
                                    len(packets) - 1: _block(5, b"\0" * 20)}}}[variant]
     source = _pcapng(tmp_path / "in.pcapng", packets, **kwargs)
-    fast, stream = _outputs(source, tmp_path, expr, fmt, capsys)
+    quick, stream = _outputs(source, tmp_path, expr, fmt, capsys, fast)
     assert taken[0] is True
-    assert fast == stream
-    assert fast[0] == 0 and len(fast[1]) > 24
+    assert quick == stream
+    assert quick[0] == 0 and len(quick[1]) > 24
+    if fast == "auto":
+        assert walked == ([] if variant == "big-endian" else [str(source)])
 
 
 @pytest.mark.skipif(TCPDUMP is None, reason="tcpdump not installed")
 @pytest.mark.tcpdump
 @pytest.mark.parametrize("expr", EXPRESSIONS[:3])
+@pytest.mark.parametrize("fast", FAST)
 def test_pcap_out_is_what_tcpdump_writes(packets: list[Packet], tmp_path: Path, expr: str,
-                                         taken: list[bool | None]) -> None:
+                                         fast: str, taken: list[bool | None],
+                                         request: pytest.FixtureRequest) -> None:
     assert TCPDUMP is not None
+    walked = _fast(fast, request)
     source = _pcapng(tmp_path / "in.pcapng", packets, options=True)
     os.chmod(tmp_path, 0o777)
     theirs, mine = tmp_path / "tcpdump.pcap", tmp_path / "bpfc.pcap"
     done = subprocess.run([TCPDUMP, "-r", str(source), "-w", str(theirs), *expr.split()],
                           capture_output=True, check=False)
     assert done.returncode == 0, done.stderr
-    assert cli.run(["-r", str(source), "-w", str(mine), "--pcap", "--engine", "vector",
+    assert cli.run(["-r", str(source), "-w", str(mine), "--pcap", "--engine", fast,
                     *expr.split()]) == 0
     assert taken == [True]
     assert mine.read_bytes() == theirs.read_bytes()
+    assert walked == ([str(source)] if fast == "auto" else [])
 
 
 def _two_interfaces(path: Path, packets: list[Packet]) -> Path:
@@ -200,29 +241,75 @@ def _damaged(how: str) -> Any:
     (_damaged("caplen"), True)],
     ids=["two-interfaces", "simple-packet-block", "second-section", "odd-padding", "cut",
          "length", "trailer", "caplen"])
+@pytest.mark.parametrize("fast", FAST)
 def test_unusual_files_are_handed_back_to_the_stream_path(
-        packets: list[Packet], tmp_path: Path, make: Any, pcap_too: bool,
+        packets: list[Packet], tmp_path: Path, make: Any, pcap_too: bool, fast: str,
         taken: list[bool | None], monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+        request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]) -> None:
     """Each goes the stream path's way in the end (its output, its error and status), whether
-    the vectorised path declined at once (None) or part way through (False)."""
+    the fast path declined at once (None) or part way through (False)."""
+    _fast(fast, request)
     monkeypatch.setattr(ngscan, "SEGMENT_WORDS", 1 << 18)
     source = make(tmp_path / "in.pcapng", packets)
     for fmt in ([], ["--pcap"]) if pcap_too else ([],):
-        fast, stream = _outputs(source, tmp_path, "udp", fmt, capsys)
+        quick, stream = _outputs(source, tmp_path, "udp", fmt, capsys, fast)
         assert taken.pop(0) is not True
-        assert fast == stream
+        assert quick == stream
 
 
-def test_counting(packets: list[Packet], tmp_path: Path, taken: list[bool | None],
-                  capsys: pytest.CaptureFixture[str]) -> None:
-    source = _pcapng(tmp_path / "in.pcapng", packets)
+@pytest.mark.parametrize("fast", FAST)
+def test_a_timestamp_past_2106_cannot_be_written_as_pcap(
+        packets: list[Packet], tmp_path: Path, fast: str, taken: list[bool | None],
+        request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]) -> None:
+    """A classic pcap header holds 32-bit seconds: such a packet sends the file back to the
+    stream path (which says what it says), while pcapng out copies it as it lies."""
+    _fast(fast, request)
+    late = packets[:3000] + [packets[3000]._replace(ts_sec=1 << 33)] + packets[3001:]
+    source = _pcapng(tmp_path / "in.pcapng", late)
+    quick, stream = _outputs(source, tmp_path, "", ["--pcap"], capsys, fast)
+    assert taken.pop(0) is False
+    assert quick == stream
+    quick, stream = _outputs(source, tmp_path, "", [], capsys, fast)
+    assert taken.pop(0) is True
+    assert quick == stream
+
+
+NATIVE_REFUSALS = [
+    (["--count", "-c", "5"], {}, "it does not stop at -c in a pcapng file"),
+    ([], {}, "printing packets or writing to a pipe"),
+    (["--count"], {"order": ">"}, "the capture file is big-endian"),
+    (["--count"], {"units": 1000}, "of one section and one interface with micro- or "
+                                   "nanosecond timestamps (a timestamp offset or an unusual "
+                                   "resolution)"),
+]
+
+
+@pytest.mark.parametrize(("argv", "kwargs", "reason"), NATIVE_REFUSALS,
+                         ids=["count-limit", "printing", "big-endian", "milliseconds"])
+def test_engine_native_says_why_it_cannot_read_a_pcapng_file(
+        packets: list[Packet], tmp_path: Path, argv: list[str], kwargs: dict[str, Any],
+        reason: str, capsys: pytest.CaptureFixture[str]) -> None:
+    if not native.available():
+        pytest.skip("machine code does not run here (Linux x86-64 only)")
+    source = _pcapng(tmp_path / "in.pcapng", packets[:100], **kwargs)
+    assert cli.run(["-r", str(source), *argv, "--engine", "native", "udp"]) == 1
+    err = capsys.readouterr().err
+    assert "bpfc: error: --engine native: " in err and reason in err, err
+
+
+@pytest.mark.parametrize("fast", FAST)
+def test_counting(packets: list[Packet], tmp_path: Path, taken: list[bool | None], fast: str,
+                  request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]) -> None:
+    """Odd padding makes no difference to a count (nothing is written)."""
+    walked = _fast(fast, request)
+    source = _odd_padding(tmp_path / "in.pcapng", packets)
     counts = []
-    for engine in ("vector", "jit"):
+    for engine in (fast, "jit"):
         assert cli.run(["-r", str(source), "--count", "--engine", engine, "tcp"]) == 0
         counts.append(capsys.readouterr().out)
     assert taken == [True]
     assert counts[0] == counts[1] and int(counts[0].split()[0]) > 1000
+    assert walked == ([str(source)] if fast == "auto" else [])
 
 
 def test_printing_and_pipes_stay_on_the_stream_path(packets: list[Packet], tmp_path: Path,
@@ -242,12 +329,16 @@ def _corpus_pcapngs() -> list[Path]:
     return sorted(CORPUS_PCAPS.glob("*.pcapng")) if CORPUS_PCAPS.exists() else []
 
 
+@pytest.mark.parametrize("fast", FAST)
 @pytest.mark.parametrize("path", _corpus_pcapngs(), ids=lambda p: p.name)
-def test_corpus_pcapng_files(path: Path, tmp_path: Path,
+def test_corpus_pcapng_files(path: Path, tmp_path: Path, fast: str,
+                             request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
                              capsys: pytest.CaptureFixture[str]) -> None:
+    _fast(fast, request)
+    monkeypatch.setattr(ngpath, "VECTOR_MIN_BYTES", 0)  # auto takes the fast way on small files
     for fmt in ([], ["--pcap"]):
-        fast, stream = _outputs(path, tmp_path, "", fmt, capsys)
-        assert fast == stream
+        quick, stream = _outputs(path, tmp_path, "", fmt, capsys, fast)
+        assert quick == stream
 
 
 # -- the lockstep walk against an exact one --------------------------------------------------
