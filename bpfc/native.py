@@ -1,13 +1,15 @@
-"""The native engine: a filter compiled to x86-64 machine code, with the walk over a classic pcap
+"""The native engine: a filter compiled to x86-64 machine code, with the walk over a capture
 file's records around it, called through ctypes.
 
 Stage: the fastest offline path (``bpfc -r big.pcap -w out.pcap EXPR`` or ``--count``). Input: a
-checked program and a mapped classic pcap whose lengths are in this machine's byte order; output:
-per call, the records walked, the matches counted, and the runs of consecutive matching records
-as an ``iovec`` array ready for ``pwritev``. No numpy, no Python object per packet: a call walks
-records until its stop offset, a full iovec array, damage, a record longer than the snapshot or
-the ``-c`` count, and says which (``Status``). Everything it cannot do is left to the numpy path,
-which takes over from the offset it stopped at.
+checked program and a mapped capture file whose lengths are in this machine's byte order (a
+classic pcap, or the usual pcapng file: ``Layout``); output: per call, the records walked, the
+matches counted, and the runs of consecutive matching records as an ``iovec`` array ready for
+``pwritev`` (pcapng to pcap: a header made here, then the packet). No numpy, no Python object per
+packet: a call walks records until its stop offset, a full iovec array, damage, a record longer
+than the snapshot, the ``-c`` count or (pcapng) a block the stream path must read, and says which
+(``Status``). What it cannot do is left to the numpy path (classic pcap), which takes over from
+the offset it stopped at, or to the stream path (pcapng), which starts over.
 
 Why machine code: everything else on the offline path costs per packet (numpy's per-operation
 overhead is paid per chunk, but its record index still touches each record several times),
@@ -23,11 +25,18 @@ as libpcap's ``bpf_filter()`` would, one record at a time:
              left → FULL, this record not counted); matched += 1
            read += 1; pos += 16 + caplen; accepted and matched == limit → ENOUGH
 
+A pcapng block (``_block``) is checked as the numpy walk checks it (a sane length, the same at
+both ends, within the file and the stream reader's limit; an EPB of interface 0 whose data fits
+the block and the snapshot); other blocks that carry no packet are stepped over, the rest are
+UNUSUAL. A matching EPB is copied as it lies (if its pad bytes are zero, as the stream path's
+writer would write them) or becomes a pcap record (seconds and fraction divided out of the
+64-bit timestamp).
+
 Register use: r15 the control block (``Control``), r14 the file's address, r13 the record's
-offset, r12 the stop offset, rbx the next free iovec, rbp caplen, r8 the wire length, rdi the
-records walked in this call, r11 the first cache line not yet touched (``AHEAD``), rsi the
-packet's address, eax A, ecx X (so that a shift by X is ``shl eax, cl``), edx, r9 and r10
-scratch; M[] lives on the stack.
+offset (pcapng: the block's; its length is kept on the stack), r12 the stop offset, rbx the next
+free iovec, rbp caplen, r8 the wire length, rdi the records walked in this call, r11 the first
+cache line not yet touched (``AHEAD``), rsi the packet's address, eax A, ecx X (so that a shift
+by X is ``shl eax, cl``), edx, r9 and r10 scratch; M[] lives on the stack.
 
 Only on Linux x86-64 (``available``); elsewhere, or when executable memory is refused, the numpy
 path does the work. Every program is checked (``isa.check``) before it is compiled, so jumps stay

@@ -9,6 +9,9 @@ without deciding anything the stream path decides: a file it finds unusual part 
 or a regular file that the stream path empties and writes again), so the stream path starts
 over and reports whatever there is to report.
 
+On Linux x86-64 a little-endian file is walked by machine code instead (``nativepath``, which
+hands unusual files back the same way); the numpy walk below is the way everywhere else.
+
 A big file is cut in two at a block near its middle (``_two_halves``): this process takes the
 first half, a child the second, writing into a scratch file that is appended to the output.
 Simpler than the classic path's segments claimed in turn (``parallel``), since a start-over on
