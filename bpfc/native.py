@@ -594,19 +594,31 @@ class Pinned:
             self.held = False
 
 
+@dataclass(frozen=True, slots=True)
+class WalkShape:
+    """What a walk needs to know of its file: the snapshot (longer records are CLIPPED,
+    UNUSUAL in pcapng), where the first record lies (classic pcap: after the file header) and
+    where to stop (None: the end), the largest sane caplen (classic pcap), the ``-c`` count,
+    the longest block the stream reader takes and the timestamp units (pcapng)."""
+
+    snapshot: int
+    limit: int = 0
+    start: int = 24
+    stop: int | None = None
+    max_matched: int | None = None
+    max_block: int = 0
+    units: int = 1_000_000
+
+
 class Walk:
     """A capture file in memory (a classic pcap or pcapng file, as the scanner's layout says,
     its lengths in this machine's byte order) walked by a ``Scanner``: ``step`` runs one call
     from ``control.pos``; the iovecs it filled (``runs``; ``control.iov_base`` and ``filled``
     for ``pwritev``) and the headers they point to stay until ``clear``. ``release`` when
-    done. ``start``: the first record (classic pcap: after the file header); ``limit``: the
-    largest sane caplen (classic pcap); ``max_block``, ``units``: the longest block the stream
-    reader takes and the timestamp units (pcapng)."""
+    done."""
 
-    def __init__(self, scanner: Scanner, buf: mmap.mmap | bytes | bytearray, *,
-                 snapshot: int, limit: int = 0, start: int = 24, stop: int | None = None,
-                 max_matched: int | None = None, iovecs: int = IOVECS, max_block: int = 0,
-                 units: int = 1_000_000) -> None:
+    def __init__(self, scanner: Scanner, buf: mmap.mmap | bytes | bytearray, shape: WalkShape,
+                 iovecs: int = IOVECS) -> None:
         self.scanner = scanner
         self.pinned = Pinned(buf)
         self.address = self.pinned.address
@@ -615,11 +627,12 @@ class Walk:
         self.heads = (ctypes.c_uint32 * (4 * (iovecs // 2)))()
         base = ctypes.addressof(self.iovecs)
         self.control = Control(
-            buf=self.address, pos=start, stop=len(buf) if stop is None else stop,
-            size=len(buf), limit=limit, snapshot=snapshot, iov_base=base,
+            buf=self.address, pos=shape.start,
+            stop=len(buf) if shape.stop is None else shape.stop, size=len(buf),
+            limit=shape.limit, snapshot=shape.snapshot, iov_base=base,
             iov_end=base + 16 * iovecs, iov_at=base, read=0, matched=0,
-            max_matched=NO_LIMIT if max_matched is None else max_matched, bytes=0,
-            max_block=max_block, units=units, head_at=ctypes.addressof(self.heads))
+            max_matched=NO_LIMIT if shape.max_matched is None else shape.max_matched, bytes=0,
+            max_block=shape.max_block, units=shape.units, head_at=ctypes.addressof(self.heads))
 
     def step(self) -> Status:
         return self.scanner(self.control)

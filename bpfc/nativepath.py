@@ -1,16 +1,19 @@
-"""The native offline path: a mapped classic pcap walked and filtered by machine code
+"""The native offline path: a mapped capture file walked and filtered by machine code
 (``bpfc.native``), matching records written as byte ranges of the map, without numpy.
 
-Stage: the first choice of ``offline``'s mapped path, for ``-w`` into pcap and for ``--count``
-(printing, format changes and other byte orders go the numpy way). Input: a ``Mapped`` file,
-the filter, a ``CopySink`` or ``CountSink``; output: the same records written or counted as the
-numpy path, the same damage report.
+Stage: the first choice of ``offline``'s mapped path (classic pcap, for ``-w`` into pcap and for
+``--count``) and of ``ngpath`` (the usual pcapng file, written as pcapng or ``--pcap``, or
+counted); printing, other byte orders and other machines go the numpy or the stream way. Input:
+the mapped file, the filter, where matches go; output: the same records written or counted as
+those ways give, the same damage report.
 
 Each call of the walk fills up to IOV_MAX iovecs (runs of consecutive matching records), which
 go out with one ``pwritev``; the file is walked WINDOW bytes at a time, so that pages behind the
-walk are dropped (resident memory stays bounded) and a progress bar moves. A record longer than
-the snapshot, which libpcap cuts before filtering and writing, hands the rest of the file to the
-numpy path from that record on; damage is reported by the reader's own words, as there.
+walk are dropped (resident memory stays bounded) and a progress bar moves, while a second thread
+maps the pages ahead (``Populator``). A classic record longer than the snapshot, which libpcap
+cuts before filtering and writing, hands the rest of the file to the numpy path from that record
+on; damage is reported by the reader's own words, as there. A pcapng block the walk does not
+take raises ``nglayout.Unusual``: the stream path then starts over.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
     from .errors import CaptureFileError
     from .nglayout import NgLayout
     from .offline import Counts, Filters, Mapped, Options, Progress, Sink, Stages
+    from .program import Program
     from .runwriter import RunWriter
 
 #: Bytes walked between two drops of the pages behind the walk.
@@ -48,8 +52,8 @@ def takes(m: Mapped, opts: Options) -> bool:
 
 def refusal(m: Mapped | None, opts: Options) -> str | None:
     """Why the native path cannot do this job (None: it can): machine code must run here, the
-    input must be a mapped classic pcap with lengths in this machine's byte order, and the
-    matches must be written to pcap or counted."""
+    input must be a mapped classic pcap (``m``; None: see ``_pcapng_refusal``) with lengths in
+    this machine's byte order, and the matches must be written to pcap or counted."""
     import platform
 
     if not native.available():
@@ -99,28 +103,40 @@ def _pcapng_refusal(opts: Options) -> str | None:
 def run(m: Mapped, opts: Options, filters: Filters, counts: Counts, stages: Stages,
         sink: Sink) -> CaptureFileError | None:
     """Walks, filters and writes (or counts) the whole file; returns its damage, if any."""
-    from .offline import Progress, replay_damage, run_chunks
+    from .offline import replay_damage, run_chunks
 
     program = None if filters.accepts_all else filters.program(m.linktype, m.snapshot)
     writer = sink.writer if isinstance(sink, CopySink) else None
+    status, pos = _walk_file(program, native.Layout.PCAP, m.buf, opts, counts, stages, writer,
+                             native.WalkShape(snapshot=m.snapshot, limit=_limit(m),
+                                              max_matched=opts.max_count))
+    if status is native.Status.DAMAGE:
+        return replay_damage(m, pos)
+    if status is native.Status.CLIPPED:
+        return run_chunks(m, opts, filters, counts, stages, sink, start=pos)
+    return None
+
+
+def _walk_file(program: Program | None, layout: native.Layout, buf: mmap.mmap, opts: Options,
+               counts: Counts, stages: Stages, writer: RunWriter | None,
+               shape: native.WalkShape) -> tuple[native.Status, int]:
+    """The program compiled with the walk for ``layout``, run over the whole file (``_drive``);
+    the counts added up. Returns why the walk ended, and where."""
+    from .offline import Progress
+
     since = time.perf_counter()
-    scanner = native.Scanner(None if program is None else program.insns,
+    scanner = native.Scanner(None if program is None else program.insns, layout,
                              writes=writer is not None)
     since = stages.add("emit", since)
-    walk = native.Walk(scanner, m.buf, limit=_limit(m), snapshot=m.snapshot,
-                       max_matched=opts.max_count, iovecs=IOV_MAX)
+    walk = native.Walk(scanner, buf, shape, iovecs=IOV_MAX)
     try:
-        status = _drive(walk, m.buf, writer, Progress.maybe(len(m.buf), opts))
+        status = _drive(walk, buf, writer, Progress.maybe(len(buf), opts))
     finally:
         walk.release()
         counts.read += walk.control.read
         counts.matched += walk.control.matched
     stages.add("walk", since)
-    if status is native.Status.DAMAGE:
-        return replay_damage(m, walk.control.pos)
-    if status is native.Status.CLIPPED:
-        return run_chunks(m, opts, filters, counts, stages, sink, start=walk.control.pos)
-    return None
+    return status, int(walk.control.pos)
 
 
 def _drive(walk: native.Walk, buf: mmap.mmap, writer: RunWriter | None,
@@ -174,27 +190,17 @@ def run_pcapng(layout: NgLayout, buf: mmap.mmap, opts: Options, filters: Filters
     records with ``pcap``) or counted by machine code; ``nglayout.Unusual`` when a block is
     one the stream path must read (the caller then starts over there)."""
     from .nglayout import Unusual
-    from .offline import Progress
 
     interface = layout.interface
     program = (None if filters.accepts_all
                else filters.program(interface.linktype, interface.snapshot))
-    since = time.perf_counter()
-    scanner = native.Scanner(None if program is None else program.insns,
-                             native.Layout.PCAPNG_TO_PCAP if pcap else native.Layout.PCAPNG,
-                             writes=writer is not None)
-    since = stages.add("emit", since)
-    walk = native.Walk(scanner, buf, snapshot=interface.snapshot, start=layout.first,
-                       max_block=layout.max_block, units=interface.ts_units, iovecs=IOV_MAX)
-    try:
-        status = _drive(walk, buf, writer, Progress.maybe(len(buf), opts))
-    finally:
-        walk.release()
-        counts.read += walk.control.read
-        counts.matched += walk.control.matched
-    stages.add("walk", since)
+    status, pos = _walk_file(program, native.Layout.PCAPNG_TO_PCAP if pcap
+                             else native.Layout.PCAPNG, buf, opts, counts, stages, writer,
+                             native.WalkShape(snapshot=interface.snapshot, start=layout.first,
+                                              max_block=layout.max_block,
+                                              units=interface.ts_units))
     if status is not native.Status.STOP:
-        raise Unusual(f"a block the stream path reads, at byte {walk.control.pos}")
+        raise Unusual(f"a block the stream path reads, at byte {pos}")
 
 
 def check_records(m: Mapped, counts: Counts, progress: Progress | None
@@ -204,8 +210,8 @@ def check_records(m: Mapped, counts: Counts, progress: Progress | None
     than the snapshot. Returns where the good records end, and the offset of that damaged (or
     long) record, if any."""
     size = len(m.buf)
-    walk = native.Walk(native.Scanner(None, writes=False), m.buf, limit=_limit(m),
-                       snapshot=m.snapshot)
+    walk = native.Walk(native.Scanner(None, writes=False), m.buf,
+                       native.WalkShape(snapshot=m.snapshot, limit=_limit(m)))
     control = walk.control
     try:
         while control.pos < size:

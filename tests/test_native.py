@@ -148,8 +148,8 @@ def accepted(walk: native.Walk, offsets: Sequence[int]) -> list[bool]:
 def native_verdicts(program: Sequence[Insn] | None, packets: Sequence[bytes],
                     wirelens: Sequence[int] | None = None) -> list[bool]:
     """Each packet's verdict from the compiled walk over a pcap file of them."""
-    walk = native.Walk(native.Scanner(program), pcap_of(packets, wirelens), limit=262144,
-                       snapshot=262144, iovecs=len(packets) + 1)
+    walk = native.Walk(native.Scanner(program), pcap_of(packets, wirelens),
+                       native.WalkShape(snapshot=262144, limit=262144), iovecs=len(packets) + 1)
     try:
         assert walk.step() is native.Status.STOP
         hits = accepted(walk, offsets_of(packets))
@@ -228,11 +228,11 @@ UDP = [Insn(isa.BPF_LD | isa.BPF_B | isa.BPF_ABS, 0, 0, 0),  # ldb [0]
        Insn(isa.BPF_RET | isa.BPF_K, 0, 0, 0)]
 
 
-def walk_of(data: bytes | bytearray, program: Sequence[Insn] | None = UDP, **kw: int
-            ) -> native.Walk:
-    kw.setdefault("limit", 262144)
-    kw.setdefault("snapshot", 262144)
-    return native.Walk(native.Scanner(program), data, **kw)
+def walk_of(data: bytes | bytearray | mmap.mmap, program: Sequence[Insn] | None = UDP, *,
+            iovecs: int = native.IOVECS, **shape: int) -> native.Walk:
+    shape.setdefault("limit", 262144)
+    shape.setdefault("snapshot", 262144)
+    return native.Walk(native.Scanner(program), data, native.WalkShape(**shape), iovecs)
 
 
 @needs_native
