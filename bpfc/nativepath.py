@@ -1,11 +1,11 @@
 """The native offline path: a mapped capture file walked and filtered by machine code
 (``bpfc.native``), matching records written as byte ranges of the map, without numpy.
 
-Stage: the first choice of ``offline``'s mapped path (classic pcap, for ``-w`` into pcap and for
-``--count``) and of ``ngpath`` (the usual pcapng file, written as pcapng or ``--pcap``, or
-counted); printing, other byte orders and other machines go the numpy or the stream way. Input:
-the mapped file, the filter, where matches go; output: the same records written or counted as
-those ways give, the same damage report.
+Stage: the first choice of ``offline``'s mapped path (classic pcap: ``-w`` into pcap, ``--count``
+and printing) and of ``ngpath`` (the usual pcapng file, written as pcapng or ``--pcap``, or
+counted); other byte orders and other machines go the numpy or the stream way. Input: the
+mapped file, the filter, where matches go; output: the same records written, counted or printed
+as those ways give, the same damage report.
 
 Each call of the walk fills up to IOV_MAX iovecs (runs of consecutive matching records), which
 go out with one ``pwritev``; the file is walked WINDOW bytes at a time, so that pages behind the
@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import mmap
 import os
+import struct
 import sys
 import time
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Final
 
 from . import native
@@ -30,7 +32,7 @@ from .runwriter import IOV_MAX, CopySink, vector_writes_available
 if TYPE_CHECKING:
     from .errors import CaptureFileError
     from .nglayout import NgLayout
-    from .offline import Counts, Filters, Mapped, Options, Progress, Sink, Stages
+    from .offline import Counts, Filters, Mapped, Options, PrintSink, Progress, Sink, Stages
     from .program import Program
     from .runwriter import RunWriter
 
@@ -63,11 +65,10 @@ def refusal(m: Mapped | None, opts: Options) -> str | None:
         return _pcapng_refusal(opts)
     if m.header.byteorder != "<":
         return "the capture file is big-endian; it reads little-endian pcap files"
-    if opts.count_only:
+    if opts.count_only or opts.write is None:
         return None
-    if opts.write is None or opts.out_format not in (None, "pcap"):
-        return ("it writes pcap (-w) or counts (--count); printing packets or writing pcapng "
-                "takes --engine vector or jit")
+    if opts.out_format not in (None, "pcap"):
+        return "it writes a pcap file as pcap; writing pcapng takes --engine vector or jit"
     if not vector_writes_available():
         return "libc's pwritev cannot be called here"
     return None
@@ -102,12 +103,17 @@ def _pcapng_refusal(opts: Options) -> str | None:
 
 def run(m: Mapped, opts: Options, filters: Filters, counts: Counts, stages: Stages,
         sink: Sink) -> CaptureFileError | None:
-    """Walks, filters and writes (or counts) the whole file; returns its damage, if any."""
-    from .offline import replay_damage, run_chunks
+    """Walks, filters and writes, prints or counts the whole file; returns its damage, if
+    any."""
+    from .offline import PrintSink, replay_damage, run_chunks
 
     program = None if filters.accepts_all else filters.program(m.linktype, m.snapshot)
-    writer = sink.writer if isinstance(sink, CopySink) else None
-    status, pos = _walk_file(program, native.Layout.PCAP, m.buf, opts, counts, stages, writer,
+    consume: Consumer | None = None
+    if isinstance(sink, CopySink):
+        consume = _writing(sink.writer)
+    elif isinstance(sink, PrintSink):
+        consume = _printing(sink, m)
+    status, pos = _walk_file(program, native.Layout.PCAP, m.buf, opts, counts, stages, consume,
                              native.WalkShape(snapshot=m.snapshot, limit=_limit(m),
                                               max_matched=opts.max_count))
     if status is native.Status.DAMAGE:
@@ -117,20 +123,52 @@ def run(m: Mapped, opts: Options, filters: Filters, counts: Counts, stages: Stag
     return None
 
 
+#: What becomes of the matches a call gathered (``Walk.runs``, or its iovecs as they are).
+Consumer = Callable[[native.Walk], None]
+
+
+def _writing(writer: RunWriter) -> Consumer:
+    def write(walk: native.Walk) -> None:
+        writer.send_iovecs(walk.control.iov_base, walk.filled(), walk.control.bytes)
+    return write
+
+
+def _printing(sink: PrintSink, m: Mapped) -> Consumer:
+    """Each matching record as a packet, its line printed (tcpdump's -r without -w)."""
+    from .pcapfile import Packet
+
+    buf, units, linktype = m.buf, m.header.ts_units, m.linktype
+    header = struct.Struct("<IIII").unpack_from
+
+    def packets(walk: native.Walk) -> Iterator[Packet]:
+        for begin, length in walk.runs():
+            at, end = begin, begin + length
+            while at < end:
+                sec, frac, cap, wire = header(buf, at)
+                yield Packet(sec, frac, units, cap, wire, buf[at + 16:at + 16 + cap], linktype,
+                             0, b"", "<")
+                at += 16 + cap
+
+    def show(walk: native.Walk) -> None:
+        sink.packets(packets(walk))
+    return show
+
+
 def _walk_file(program: Program | None, layout: native.Layout, buf: mmap.mmap, opts: Options,
-               counts: Counts, stages: Stages, writer: RunWriter | None,
+               counts: Counts, stages: Stages, consume: Consumer | None,
                shape: native.WalkShape) -> tuple[native.Status, int]:
-    """The program compiled with the walk for ``layout``, run over the whole file (``_drive``);
-    the counts added up. Returns why the walk ended, and where."""
+    """The program compiled with the walk for ``layout``, run over the whole file (``_drive``),
+    its matches handed to ``consume`` (None: only counted); the counts added up. Returns why
+    the walk ended, and where."""
     from .offline import Progress
 
     since = time.perf_counter()
     scanner = native.Scanner(None if program is None else program.insns, layout,
-                             writes=writer is not None)
+                             writes=consume is not None)
     since = stages.add("emit", since)
     walk = native.Walk(scanner, buf, shape, iovecs=IOV_MAX)
     try:
-        status = _drive(walk, buf, writer, Progress.maybe(len(buf), opts))
+        status = _drive(walk, buf, consume, Progress.maybe(len(buf), opts))
     finally:
         walk.release()
         counts.read += walk.control.read
@@ -139,10 +177,11 @@ def _walk_file(program: Program | None, layout: native.Layout, buf: mmap.mmap, o
     return status, int(walk.control.pos)
 
 
-def _drive(walk: native.Walk, buf: mmap.mmap, writer: RunWriter | None,
+def _drive(walk: native.Walk, buf: mmap.mmap, consume: Consumer | None,
            progress: Progress | None) -> native.Status:
     """Calls the walk to the end of the file or until it stops short (any status but STOP
-    and FULL, which is returned), writing what each call gathered; WINDOW bytes at a time, so
+    and FULL, which is returned), handing what each call gathered to ``consume``; WINDOW bytes
+    at a time, so
     that the pages behind the walk are dropped and the progress bar moves. A second thread
     maps the pages ahead (``Populator``) when the file is big and a second CPU is free."""
     from .offline import forget
@@ -157,8 +196,8 @@ def _drive(walk: native.Walk, buf: mmap.mmap, writer: RunWriter | None,
             status = walk.step()
             if populator is not None:
                 populator.walked(control.pos)
-            if writer is not None and walk.filled():
-                writer.send_iovecs(control.iov_base, walk.filled(), control.bytes)
+            if consume is not None and walk.filled():
+                consume(walk)
             walk.clear()
             if status is native.Status.FULL:
                 continue
@@ -195,7 +234,8 @@ def run_pcapng(layout: NgLayout, buf: mmap.mmap, opts: Options, filters: Filters
     program = (None if filters.accepts_all
                else filters.program(interface.linktype, interface.snapshot))
     status, pos = _walk_file(program, native.Layout.PCAPNG_TO_PCAP if pcap
-                             else native.Layout.PCAPNG, buf, opts, counts, stages, writer,
+                             else native.Layout.PCAPNG, buf, opts, counts, stages,
+                             None if writer is None else _writing(writer),
                              native.WalkShape(snapshot=interface.snapshot, start=layout.first,
                                               max_block=layout.max_block,
                                               units=interface.ts_units))

@@ -183,8 +183,12 @@ class PrintSink:
     def chunk(self, chunk: Chunk, mask: BoolArray) -> None:
         import numpy as np
 
+        self.packets(chunk.packet(i) for i in np.flatnonzero(mask).tolist())
+
+    def packets(self, packets: Iterable[Packet]) -> None:
+        """Many packets' lines, written at once."""
         line = self.printer.line
-        text = "".join(line(chunk.packet(i)) + "\n" for i in np.flatnonzero(mask).tolist())
+        text = "".join(line(packet) + "\n" for packet in packets)
         with self.failing:
             self.out.write(text)
 

@@ -701,6 +701,24 @@ def test_printing_lines(generated: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "reading from file" in out.err
 
 
+@pytest.mark.parametrize("flags", [[], ["-e"], ["-q"], ["-v"], ["-c", "7"]],
+                         ids=["plain", "link-header", "quiet", "verbose", "count-limit"])
+def test_printing_is_the_same_whichever_engine(generated: Path, flags: list[str],
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """The native walk hands its matches to the same printer: the same lines, in the same
+    order, as the numpy path and the stream path print."""
+    if not native.available():
+        pytest.skip("machine code does not run here (Linux x86-64 only)")
+    for expr in ("udp", "ip6 and icmp6", "tcp[tcpflags] & tcp-syn != 0"):
+        seen = []
+        for engine in ("native", "vector", "jit"):
+            assert bpfc("-r", str(generated), "--engine", engine, *flags, *expr.split()) == 0
+            out = capsys.readouterr()
+            seen.append((out.out, out.err))
+        assert seen[0] == seen[1] == seen[2], (expr, flags)
+        assert seen[0][0].count("\n") > 5
+
+
 class _FakeTerminal(io.StringIO):
     def isatty(self) -> bool:
         return True
