@@ -16,6 +16,7 @@ shorter and longer forms for IPv4 and TCP.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 import struct
 import time
@@ -61,6 +62,10 @@ HTTP_WORDS: Final = (b"GET", b"PUT", b"COPY", b"HEAD", b"LOCK", b"MOVE", b"POLL"
                      b"CCM_POST", b"SUBSCRIBE", b"PROPPATCH", b"BPROPFIND", b"BPROPPATCH",
                      b"UNCHECKOUT", b"MKACTIVITY", b"MKWORKSPACE", b"UNSUBSCRIBE",
                      b"RPC_CONNECT", b"VERSION-CONTROL", b"BASELINE-CONTROL", b"HTTP/")
+#: How an HTTP line that tcpdump prints starts: a method and a space, or a version.
+_HTTP_STARTS: Final = (*(w + b" " for w in HTTP_WORDS if w != b"HTTP/"), b"HTTP/")
+#: A line tcpdump prints as text: tabs and printable ASCII only.
+_PRINTABLE: Final = re.compile(rb"[\t\x20-\x7e]*")
 ICMP_UNREACH: Final = {0: "net {dst} unreachable", 1: "host {dst} unreachable",
                        4: "{dst} unreachable - need to frag",
                        5: "{dst} unreachable - source route failed",
@@ -544,9 +549,8 @@ def _text(data: bytes, proto: str) -> str:
     """tcpdump's txtproto_print, reduced: the protocol's name, and the first line when it is a
     printable, complete line (for HTTP, one that starts with a method or a version)."""
     line, crlf, _ = data.partition(b"\r\n")
-    printable = bool(crlf) and all(32 <= b < 127 or b == 9 for b in line)
-    if proto == "HTTP" and not any(line.startswith(w + b" ") or
-                                   (w == b"HTTP/" and line.startswith(w)) for w in HTTP_WORDS):
+    printable = bool(crlf) and _PRINTABLE.fullmatch(line) is not None
+    if printable and proto == "HTTP" and not line.startswith(_HTTP_STARTS):
         printable = False
     if printable and line:
         return f": {proto}: {line.decode('ascii')}"
