@@ -24,7 +24,10 @@ a fresh process. ``--big`` (or ``BPFC_BENCH_10M=1``) adds the ratio on a 10,000,
 (about 4.7 GB under bench/data/; generating it takes about a minute, once; the 8 expressions
 then take about 1.5 minutes, one run per tool each; the whole run with --big about 6 minutes,
 most of it scapy). The machine's page cache must hold the capture, or both tools read disk.
-Usage: ``python bench/bench_offline.py [--repeat R] [--expr EXPR ...] [--big] [--engine E]``.
+``--printing`` adds the same expressions printed (``tcpdump -n -r F EXPR`` against ``bpfc -r F
+EXPR``, standard output to /dev/null; five of the eight: the others print too many lines).
+Usage: ``python bench/bench_offline.py [--repeat R] [--expr EXPR ...] [--big] [--engine E]
+[--printing]``.
 """
 
 from __future__ import annotations
@@ -190,6 +193,33 @@ def compare_tools(path: Path, expressions: list[str], repeat: int, work: Path,
         t_out.unlink(missing_ok=True)
 
 
+#: The expressions whose matches ``--printing`` prints (the other three print 120k-1M lines,
+#: which takes tcpdump 6-20 s each).
+PRINTED = ["tcp port 80", "ip and tcp port 8080", "tcp[tcpflags] & tcp-syn != 0",
+           "vlan and udp", "ip6 and icmp6"]
+
+
+def compare_printing(path: Path, expressions: list[str], repeat: int, work: Path,
+                     packets: int) -> None:
+    """``tcpdump -n -r F EXPR`` against ``bpfc -r F EXPR``, one line per match to /dev/null
+    (bpfc's lines are tcpdump's in form, not byte for byte: see the README)."""
+    tcpdump = shutil.which("tcpdump")
+    if tcpdump is None:
+        raise SystemExit("tcpdump is not installed")
+    env = _bpfc_env()
+    print(f"\n{path.name}: printing the matches (stdout to /dev/null), best of {repeat}")
+    print(f"{'expression':34} {'lines':>9} {'tcpdump s':>10} {'bpfc s':>8} {'ratio':>6}")
+    for expr in [e for e in expressions if e in PRINTED]:
+        words = expr.split()
+        b_argv = [sys.executable, "-m", "bpfc", "-r", str(path), *words]
+        timed(b_argv, env)  # fills the program cache
+        t, b = interleaved(path, [([tcpdump, "-n", "-r", str(path), *words], work / "t", None),
+                                  (b_argv, work / "b", env)], repeat)
+        lines = re.search(r"(\d+) packets? matched", b.stderr)
+        print(f"{expr:34} {lines.group(1) if lines else '?':>9} {t.seconds:10.2f} "
+              f"{b.seconds:8.2f} {t.seconds / b.seconds:6.2f}", flush=True)
+
+
 def pcapng_of(path: Path) -> Path:
     """The capture as pcapng (one interface, EPBs, what dumpcap writes), made once by bpfc's
     own writer and kept beside it."""
@@ -311,6 +341,8 @@ def main() -> None:
                         help="skip the pcapy-ng and scapy comparison")
     parser.add_argument("--no-pcapng", action="store_true",
                         help="skip the same job on the capture as pcapng")
+    parser.add_argument("--printing", action="store_true",
+                        help="also time printing the matches (tcpdump -n -r F EXPR)")
     parser.add_argument("--engine", default="auto", choices=("auto", "native", "vector"),
                         help="bpfc's --engine on the classic captures (vector: the numpy "
                              "path, which machines without the native engine take)")
@@ -323,6 +355,8 @@ def main() -> None:
         path = cached(1_000_000)
         subprocess.run(["cat", str(path)], stdout=subprocess.DEVNULL, check=True)
         compare_tools(path, expressions, args.repeat, work, 1_000_000, args.engine)
+        if args.printing:
+            compare_printing(path, expressions, args.repeat, work, 1_000_000)
         if not args.no_pcapng:
             compare_pcapng(path, expressions, args.repeat, work, 1_000_000)
         if not args.no_libraries:

@@ -15,7 +15,6 @@ shorter and longer forms for IPv4 and TCP.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import socket
 import struct
@@ -105,7 +104,9 @@ def _ip4(b: bytes) -> str:
 
 
 def _ip6(b: bytes) -> str:
-    return str(ipaddress.IPv6Address(b))
+    """RFC 5952 text, IPv4-mapped and -compatible addresses with a dotted quad, as tcpdump's
+    addrtostr6 (and libc's inet_ntop, from the same BIND code) writes them."""
+    return socket.inet_ntop(socket.AF_INET6, b)
 
 
 class _Cursor:

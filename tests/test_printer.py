@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import struct
 import subprocess
 from pathlib import Path
@@ -138,6 +139,12 @@ def everyday() -> list[bytes]:
     frames.append(ether(ipv6(17, B6, A6, udp(40300, 40200, b"r" * 12)), 0x86DD, vlan=7))
     frames.append(ether(ipv6(58, A6, B6, icmp(128, 0, struct.pack("!HH", 9, 1) + b"p" * 8)),
                         0x86DD))
+    # Addresses that RFC 5952 text and tcpdump's (BIND's) differ on: an IPv4-mapped and an
+    # IPv4-compatible address take a dotted quad; the longest run of zeros is the one cut.
+    for src, dst in (("::ffff:1.2.3.4", "::1.2.3.4"), ("1:0:0:1:0:0:0:1", "::ffff:0:0")):
+        frames.append(ether(ipv6(58, socket.inet_pton(socket.AF_INET6, src),
+                                 socket.inet_pton(socket.AF_INET6, dst),
+                                 icmp(128, 0, struct.pack("!HH", 3, 4))), 0x86DD))
     frames.append(ether(ipv6(58, B6, A6, icmp(129, 0, struct.pack("!HH", 9, 1) + b"p" * 8)),
                         0x86DD))
     frames.append(ether(ipv6(58, B6, A6, icmp(135, 0, bytes(4) + A6)), 0x86DD))
