@@ -123,16 +123,25 @@ class _Cursor:
             raise Truncated(self.proto)
         return self.data[at:at + size]
 
+    # The readers below check bounds themselves rather than through ``need``: they run a few
+    # times per printed packet, and a call less each is a tenth of a line's time.
     def u8(self, at: int) -> int:
-        return self.need(at, 1)[0]
+        data = self.data
+        if at < 0 or at >= len(data):
+            raise Truncated(self.proto)
+        return data[at]
 
     def u16(self, at: int) -> int:
-        value: int = struct.unpack_from(">H", self.need(at, 2))[0]
-        return value
+        data = self.data
+        if at < 0 or at + 2 > len(data):
+            raise Truncated(self.proto)
+        return data[at] << 8 | data[at + 1]
 
     def u32(self, at: int) -> int:
-        value: int = struct.unpack_from(">I", self.need(at, 4))[0]
-        return value
+        data = self.data
+        if at < 0 or at + 4 > len(data):
+            raise Truncated(self.proto)
+        return int.from_bytes(data[at:at + 4], "big")
 
 
 class Printer:
