@@ -23,7 +23,7 @@ import os
 import struct
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Final
 
 from . import native
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .errors import CaptureFileError
     from .nglayout import NgLayout
     from .offline import Counts, Filters, Mapped, Options, PrintSink, Progress, Sink, Stages
+    from .pcapfile import Packet
     from .program import Program
     from .runwriter import RunWriter
 
@@ -50,6 +51,12 @@ MADV_POPULATE_READ: Final = 22  # Linux 5.14
 def takes(m: Mapped, opts: Options) -> bool:
     """Whether the native path does this job (``--engine auto`` or ``native``)."""
     return opts.engine in ("auto", "native") and refusal(m, opts) is None
+
+
+def reads(m: Mapped, engine: str) -> bool:
+    """Whether the native walk reads this mapped classic pcap (``filter_file``): ``engine``
+    auto or native, machine code runs here, the file is little-endian."""
+    return engine in ("auto", "native") and native.available() and m.header.byteorder == "<"
 
 
 def refusal(m: Mapped | None, opts: Options) -> str | None:
@@ -134,7 +141,16 @@ def _writing(writer: RunWriter) -> Consumer:
 
 
 def _printing(sink: PrintSink, m: Mapped) -> Consumer:
-    """Each matching record as a packet, its line printed (tcpdump's -r without -w)."""
+    """Each matching record's line printed (tcpdump's -r without -w)."""
+    records = _records(m)
+
+    def show(walk: native.Walk) -> None:
+        sink.packets(records(walk))
+    return show
+
+
+def _records(m: Mapped) -> Callable[[native.Walk], Iterator[Packet]]:
+    """The matching records a call gathered, as packets, in file order."""
     from .pcapfile import Packet
 
     buf, units, linktype = m.buf, m.header.ts_units, m.linktype
@@ -148,10 +164,34 @@ def _printing(sink: PrintSink, m: Mapped) -> Consumer:
                 yield Packet(sec, frac, units, cap, wire, buf[at + 16:at + 16 + cap], linktype,
                              0, b"", "<")
                 at += 16 + cap
+    return packets
 
-    def show(walk: native.Walk) -> None:
-        sink.packets(packets(walk))
-    return show
+
+def matches(m: Mapped, filters: Filters) -> Iterator[Packet]:
+    """``filter_file``'s packets from a classic pcap the native walk takes (``takes``), in file
+    order; ``CaptureFileError`` after the last good match before damage."""
+    from .offline import mapped_matches, replay_damage
+
+    program = None if filters.accepts_all else filters.program(m.linktype, m.snapshot)
+    walk = native.Walk(native.Scanner(None if program is None else program.insns), m.buf,
+                       native.WalkShape(snapshot=m.snapshot, limit=_limit(m)), iovecs=IOV_MAX)
+    records = _records(m)
+    steps = _steps(walk, m.buf, None)
+    try:
+        while True:
+            try:
+                gathered = next(steps)
+            except StopIteration as done:
+                status: native.Status = done.value
+                break
+            yield from records(gathered)
+    finally:
+        steps.close()
+        walk.release()
+    if status is native.Status.DAMAGE:
+        raise replay_damage(m, int(walk.control.pos))
+    if status is native.Status.CLIPPED:
+        yield from mapped_matches(m, filters, int(walk.control.pos))
 
 
 def _walk_file(program: Program | None, layout: native.Layout, buf: mmap.mmap, opts: Options,
@@ -179,16 +219,30 @@ def _walk_file(program: Program | None, layout: native.Layout, buf: mmap.mmap, o
 
 def _drive(walk: native.Walk, buf: mmap.mmap, consume: Consumer | None,
            progress: Progress | None) -> native.Status:
+    """The walk to the end of the file or until it stops short (``_steps``), what each call
+    gathered handed to ``consume``; returns why it ended."""
+    steps = _steps(walk, buf, progress)
+    try:
+        while True:
+            gathered = next(steps)
+            if consume is not None:
+                consume(gathered)
+    except StopIteration as done:
+        status: native.Status = done.value
+        return status
+
+
+def _steps(walk: native.Walk, buf: mmap.mmap, progress: Progress | None
+           ) -> Generator[native.Walk, None, native.Status]:
     """Calls the walk to the end of the file or until it stops short (any status but STOP
-    and FULL, which is returned), handing what each call gathered to ``consume``; WINDOW bytes
-    at a time, so
-    that the pages behind the walk are dropped and the progress bar moves. A second thread
-    maps the pages ahead (``Populator``) when the file is big and a second CPU is free."""
+    and FULL, which is returned), yielding it after each call that gathered matches (they are
+    cleared when the generator resumes). WINDOW bytes at a time, so that the pages behind the
+    walk are dropped and the progress bar moves; a second thread maps the pages ahead
+    (``Populator``) when the file is big and a second CPU is free."""
     from .offline import forget
 
     control, size = walk.control, len(buf)
     populator = Populator.start(walk.address, size) if _populate_pays(size) else None
-    status = native.Status.STOP
     try:
         dropped = control.pos
         control.stop = min(control.pos + WINDOW, size)
@@ -196,8 +250,8 @@ def _drive(walk: native.Walk, buf: mmap.mmap, consume: Consumer | None,
             status = walk.step()
             if populator is not None:
                 populator.walked(control.pos)
-            if consume is not None and walk.filled():
-                consume(walk)
+            if walk.filled():
+                yield walk
             walk.clear()
             if status is native.Status.FULL:
                 continue

@@ -839,8 +839,9 @@ def filter_file(source: str | os.PathLike[str] | IO[bytes], expression: str = ""
     """The packets of a capture file that ``expression`` accepts, in file order.
 
     Each packet is judged by the program compiled for its own interface's link type. A big
-    classic pcap file is filtered through the numpy engine chunk by chunk (bounded memory);
-    anything else packet by packet through the JIT (``engine`` picks: auto, vector, jit, vm).
+    classic pcap file is walked by the native engine where it runs (Linux x86-64), else
+    filtered through the numpy engine chunk by chunk (bounded memory either way); anything
+    else packet by packet through the JIT (``engine`` picks: auto, native, vector, jit, vm).
     A damaged file raises ``CaptureFileError`` after the last good matching packet.
     """
     filters = Filters(expression, optimize=optimize, netmask=netmask)
@@ -849,11 +850,22 @@ def filter_file(source: str | os.PathLike[str] | IO[bytes], expression: str = ""
     if name is not None:
         mapped = _open_mapped(Options(name, expression, engine=engine))
     if mapped is not None:
+        from . import nativepath
+
         try:
-            yield from _mapped_matches(mapped, filters)
+            if nativepath.reads(mapped, engine):
+                yield from nativepath.matches(mapped, filters)
+            elif engine == "native":
+                raise BpfcError("engine native: it reads little-endian classic pcap files, "
+                                "on Linux x86-64")
+            else:
+                yield from mapped_matches(mapped, filters)
         finally:
             mapped.close()
         return
+    if engine == "native":
+        raise BpfcError("engine native: it reads classic pcap files, not streams or pcapng "
+                        "(through filter_file)")
     from .pcapfile import open_capture
 
     with open_capture(source) as reader:
@@ -865,10 +877,11 @@ def filter_file(source: str | os.PathLike[str] | IO[bytes], expression: str = ""
                     yield packet
 
 
-def _mapped_matches(m: Mapped, filters: Filters) -> Iterator[Packet]:
+def mapped_matches(m: Mapped, filters: Filters, start: int = 24) -> Iterator[Packet]:
+    """``filter_file``'s packets through the numpy engine, from the record at ``start``."""
     program = None if filters.accepts_all else filters.program(m.linktype, m.snapshot)
     scan = m.scan()
-    for chunk in scan.chunks(24, len(m.buf)):
+    for chunk in scan.chunks(start, len(m.buf)):
         mask = verdicts_of(program, chunk)
         for i in mask.nonzero()[0].tolist():
             yield chunk.packet(i)

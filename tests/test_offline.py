@@ -673,24 +673,69 @@ def test_pcapng_output_of_a_pcap(generated: Path, tmp_path: Path) -> None:
     assert records(out) == libpcap_matches(generated, "icmp")
 
 
-def test_filter_file_api(generated: Path) -> None:
+API_ENGINES = ["auto", "native", "jit", "vector"]
+
+
+def _api_engine(engine: str) -> None:
+    if engine == "native" and not native.available():
+        pytest.skip("machine code does not run here (Linux x86-64 only)")
+
+
+@pytest.mark.parametrize("engine", API_ENGINES)
+def test_filter_file_api(generated: Path, tmp_path: Path, engine: str) -> None:
+    """The same packets, field for field, whichever engine; also from a file whose records are
+    longer than its snapshot (libpcap cuts them: the native walk hands those to numpy)."""
     import bpfc as api
 
-    for engine in ("auto", "jit", "vector"):
-        got = [((p.ts_sec, p.ts_frac), p.caplen, p.wirelen, p.data)
-               for p in api.filter_file(generated, "vlan and udp", engine=engine)]
-        assert got == libpcap_matches(generated, "vlan and udp"), engine
+    _api_engine(engine)
+    snap = tmp_path / "snap1000.pcap"
+    data = bytearray(generated.read_bytes())
+    struct.pack_into("<I", data, 16, 1000)
+    snap.write_bytes(bytes(data))
+    for path in (generated, snap):
+        packets = list(api.filter_file(path, "vlan and udp", engine=engine))
+        got = [((p.ts_sec, p.ts_frac), p.caplen, p.wirelen, p.data) for p in packets]
+        assert got == libpcap_matches(path, "vlan and udp"), (engine, path.name)
+        assert {(p.ts_units, p.linktype, p.byteorder) for p in packets} == {(1_000_000, 1, "<")}
 
 
-def test_filter_file_raises_after_the_good_packets(generated: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", API_ENGINES)
+def test_filter_file_raises_after_the_good_packets(generated: Path, tmp_path: Path,
+                                                   engine: str) -> None:
     import bpfc as api
 
+    _api_engine(engine)
     path = _damaged(generated, tmp_path, "truncated-data")
     got: list[Packet] = []
     with pytest.raises(api.CaptureFileError, match="truncated dump file"):
-        for packet in api.filter_file(path, "udp"):
+        for packet in api.filter_file(path, "udp", engine=engine):
             got.append(packet)
     assert len(got) > 1000
+    whole = [p.data for p in api.filter_file(generated, "udp", engine="jit")]
+    assert [p.data for p in got] == whole[:len(got)]
+
+
+def test_filter_file_stopped_early_lets_go(generated: Path) -> None:
+    """A loop that stops early closes the walk: its page-mapping thread ends, the file's map
+    is released."""
+    import threading
+
+    import bpfc as api
+
+    _api_engine("native")
+    before = threading.active_count()
+    packets = api.filter_file(generated, "udp", engine="native")
+    assert next(packets).data
+    packets.close()  # type: ignore[attr-defined]
+    assert threading.active_count() == before
+
+
+def test_filter_file_engine_native_refuses_what_it_cannot_read(generated: Path) -> None:
+    import bpfc as api
+
+    _api_engine("native")
+    with generated.open("rb") as stream, pytest.raises(api.BpfcError, match="engine native"):
+        next(api.filter_file(stream, "udp", engine="native"))
 
 
 def test_printing_lines(generated: Path, capsys: pytest.CaptureFixture[str]) -> None:
