@@ -168,7 +168,7 @@ def _records(m: Mapped) -> Callable[[native.Walk], Iterator[Packet]]:
 
 
 def matches(m: Mapped, filters: Filters) -> Iterator[Packet]:
-    """``filter_file``'s packets from a classic pcap the native walk takes (``takes``), in file
+    """``filter_file``'s packets from a classic pcap the native walk reads (``reads``), in file
     order; ``CaptureFileError`` after the last good match before damage."""
     from .offline import mapped_matches, replay_damage
 
