@@ -279,7 +279,9 @@ class CopySink:
     def chunk(self, chunk: Chunk, mask: BoolArray) -> None:
         import numpy as np
 
-        if chunk.clipped and bool(np.any(mask & (chunk.rawcap != chunk.caplen))):
+        # ``mask`` may cover only the chunk's first records (``-c`` stops inside a chunk).
+        cut = len(mask)
+        if chunk.clipped and bool(np.any(mask & (chunk.rawcap[:cut] != chunk.caplen[:cut]))):
             # Records longer than the snapshot are delivered (and written) cut to it, as
             # libpcap does: those cannot be copied as they lie in the file.
             writer = self.writer

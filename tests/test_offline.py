@@ -596,6 +596,27 @@ def test_records_longer_than_the_snapshot_are_written_cut(generated: Path, tmp_p
     assert mine.read_bytes()[24:] == theirs.read_bytes()[24:]
 
 
+@needs_tcpdump
+@pytest.mark.tcpdump
+@pytest.mark.parametrize("mode", ["native", "one-core", "jit"])
+def test_a_count_that_stops_among_long_records(generated: Path, tmp_path: Path, mode: str,
+                                               request: pytest.FixtureRequest) -> None:
+    """``-c`` cuts a chunk's verdicts short while some of its records are longer than the
+    snapshot (this once raised an internal error: the cut verdicts met the whole chunk's
+    lengths)."""
+    data = bytearray(generated.read_bytes())
+    struct.pack_into("<I", data, 16, 1000)
+    path = tmp_path / "snap1000.pcap"
+    path.write_bytes(bytes(data))
+    theirs, mine = tmp_path / "t.pcap", tmp_path / "b.pcap"
+    for count in ("5", "1234"):
+        assert tcpdump("-r", str(path), "-w", str(theirs), "-c", count, "tcp",
+                       tmp=tmp_path).returncode == 0
+        assert bpfc("-r", str(path), "-w", str(mine), "-c", count,
+                    *_mode_args(mode, request), "tcp") == 0
+        assert mine.read_bytes() == theirs.read_bytes()
+
+
 # -- pcapng with several link types --------------------------------------------------------
 
 def _tcp80_v4() -> bytes:
