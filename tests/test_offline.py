@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from bpfc import cli, native, offline, parallel
+from bpfc import cli, native, ngpath, offline, parallel
 from bpfc.pcapfile import Packet, open_capture
 from bpfc.pcapwrite import PcapngWriter
 
@@ -211,7 +211,7 @@ def test_generated_capture_byte_for_byte(generated: Path, tcpdump_outputs: dict[
 
 _FORK_PROBE = """
 import os, sys
-from bpfc import cli, native, offline, parallel
+from bpfc import cli, native, ngpath, offline, parallel
 offline.PARALLEL_MIN_BYTES = 0
 parallel.SEGMENT_BYTES = 1 << 20
 seen = []
@@ -278,7 +278,7 @@ def test_an_output_that_cannot_be_written_is_reported(generated: Path, tmp_path:
 
 _FULL_DISK_PROBE = """
 import os, resource, signal, sys
-from bpfc import cli, native, offline, parallel
+from bpfc import cli, native, ngpath, offline, parallel
 mode, source, out, limit = sys.argv[1:5]
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails with EFBIG
 resource.setrlimit(resource.RLIMIT_FSIZE, (int(limit), int(limit)))
@@ -615,6 +615,28 @@ def test_a_count_that_stops_among_long_records(generated: Path, tmp_path: Path, 
         assert bpfc("-r", str(path), "-w", str(mine), "-c", count,
                     *_mode_args(mode, request), "tcp") == 0
         assert mine.read_bytes() == theirs.read_bytes()
+
+
+@pytest.mark.parametrize("engine", ["auto", "native", "vector", "jit"])
+@pytest.mark.parametrize("kind", ["pcap", "pcapng"])
+def test_a_filter_the_link_type_cannot_express_fails_even_without_packets(
+        tmp_path: Path, engine: str, kind: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Compiled before the first packet whatever the path (tcpdump compiles before reading)."""
+    if engine == "native" and not native.available():
+        pytest.skip("machine code does not run here (Linux x86-64 only)")
+    monkeypatch.setattr(offline, "VECTOR_MIN_BYTES", 0)
+    monkeypatch.setattr(ngpath, "VECTOR_MIN_BYTES", 0)
+    path = tmp_path / f"empty.{kind}"
+    if kind == "pcap":
+        path.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 2))
+    else:
+        body = struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)
+        path.write_bytes(struct.pack("<II", 0x0A0D0D0A, 28) + body + struct.pack("<I", 28)
+                         + struct.pack("<IIHHII", 1, 20, 2, 0, 262144, 20))
+    assert bpfc("-r", str(path), "--engine", engine, "--count", "udp") == 1
+    assert capsys.readouterr().err.endswith(
+        "bpfc: error: bpfc cannot compile filters for link type DLT_2 yet\n")
 
 
 # -- pcapng with several link types --------------------------------------------------------
