@@ -32,6 +32,17 @@ DLT_LINUX_SLL: Final = 113
 DLT_IPV4: Final = 228
 DLT_IPV6: Final = 229
 DLT_LINUX_SLL2: Final = 276
+DLT_PPP: Final = 9
+DLT_PPP_SERIAL: Final = 50
+DLT_C_HDLC: Final = 104
+#: PPP protocol numbers tcpdump names (ppptype2str), and the two whose payload is printed.
+PPP_NAMES: Final = {0x0021: "IP", 0x0057: "IP6", 0x0023: "OSI", 0x002B: "IPX", 0x0281: "MPLS",
+                    0xC021: "LCP", 0x8021: "IPCP", 0x8057: "IP6CP", 0xC023: "PAP",
+                    0xC223: "CHAP", 0x80FD: "CCP", 0xC025: "LQM"}
+PPP_IP: Final = 0x0021
+PPP_IPV6: Final = 0x0057
+#: Cisco HDLC's address byte (tcpdump's chdlc_cast_values).
+CHDLC_CAST: Final = {0x0F: "unicast", 0x8F: "bcast"}
 
 ETHERTYPE_IP: Final = 0x0800
 ETHERTYPE_ARP: Final = 0x0806
@@ -164,7 +175,8 @@ class Printer:
         self._links: dict[int, Callable[[_Cursor, list[str], int], None]] = {
             DLT_EN10MB: self._ethernet, DLT_RAW: self._raw, DLT_IPV4: self._raw,
             DLT_IPV6: self._raw, DLT_NULL: self._null, DLT_LOOP: self._null,
-            DLT_LINUX_SLL: self._sll, DLT_LINUX_SLL2: self._sll2,
+            DLT_LINUX_SLL: self._sll, DLT_LINUX_SLL2: self._sll2, DLT_PPP: self._ppp,
+            DLT_PPP_SERIAL: self._ppp_serial, DLT_C_HDLC: self._chdlc,
         }
 
     def line(self, packet: Packet) -> str:
@@ -266,6 +278,52 @@ class Printer:
                        f"length {wirelen}: ")
         self._network(c, out, etype, 20, wirelen - 20)
 
+    def _ppp(self, c: _Cursor, out: list[str], wirelen: int) -> None:
+        """PPP in HDLC-like framing (tcpdump's ppp_if_print): with -e the protocol's name,
+        number and the length come first, without -e only the payload's own line."""
+        c.proto = "ppp"
+        proto = c.u16(2)
+        name = PPP_NAMES.get(proto)
+        if self.link_header:
+            out.append(f"{name or 'unknown'} (0x{proto:04x}), length {wirelen}: ")
+        self._ppp_payload(c, out, proto, wirelen, not self.link_header)
+
+    def _ppp_serial(self, c: _Cursor, out: list[str], wirelen: int) -> None:
+        """PPP over serial (tcpdump's ppp_hdlc_if_print): the protocol's name and a colon,
+        after the address, control and length with -e."""
+        c.proto = "ppp"
+        address, control, proto = c.u8(0), c.u8(1), c.u16(2)
+        if self.link_header:
+            out.append(f"{address:02x} {control:02x} {wirelen} ")
+        out.append(f"{PPP_NAMES.get(proto, f'unknown PPP protocol (0x{proto:04x})')}: ")
+        self._ppp_payload(c, out, proto, wirelen, not self.link_header)
+
+    def _ppp_payload(self, c: _Cursor, out: list[str], proto: int, wirelen: int,
+                     label: bool) -> None:
+        if proto == PPP_IP:
+            self._ipv4(c, out, 4, wirelen - 4, label)
+        elif proto == PPP_IPV6:
+            self._ipv6(c, out, 4, wirelen - 4, label)
+        elif label:
+            name = PPP_NAMES.get(proto)
+            out.append(f"{name}, length {wirelen - 4}" if name
+                       else f"unknown PPP protocol (0x{proto:04x}), length {wirelen - 4}")
+
+    def _chdlc(self, c: _Cursor, out: list[str], wirelen: int) -> None:
+        """Cisco HDLC (tcpdump's chdlc_print): an EtherType after the address and control."""
+        c.proto = "chdlc"
+        address, etype = c.u8(0), c.u16(2)
+        if self.link_header:
+            out.append(f"{CHDLC_CAST.get(address, f'0x{address:02x}')}, ethertype "
+                       f"{_etype(etype)}, length {wirelen}: ")
+        label = not self.link_header
+        if etype == ETHERTYPE_IP:
+            self._ipv4(c, out, 4, wirelen - 4, label)
+        elif etype == ETHERTYPE_IPV6:
+            self._ipv6(c, out, 4, wirelen - 4, label)
+        elif label:
+            out.append(f"unknown CHDLC protocol (0x{etype:04x})")
+
     def _network(self, c: _Cursor, out: list[str], etype: int, at: int, length: int) -> None:
         label = not self.link_header
         if etype == ETHERTYPE_IP:
@@ -310,7 +368,7 @@ class Printer:
 
     def _ipv4(self, c: _Cursor, out: list[str], at: int, length: int, label: bool) -> None:
         c.proto = "ip"
-        if label:
+        if label and at < len(c.data):  # tcpdump names the protocol once a byte of it is there
             out.append("IP ")
         vhl = c.u8(at)
         hlen = (vhl & 0xF) * 4
@@ -343,7 +401,7 @@ class Printer:
 
     def _ipv6(self, c: _Cursor, out: list[str], at: int, length: int, label: bool) -> None:
         c.proto = "ip6"
-        if label:
+        if label and at + 40 <= len(c.data):  # ... and IPv6 once its fixed header is
             out.append("IP6 ")
         payload, nxt = c.u16(at + 4), c.u8(at + 6)
         src_b, dst_b = c.need(at + 8, 16), c.need(at + 24, 16)
@@ -375,7 +433,9 @@ class Printer:
         """``src.sport > dst.dport: `` of a TCP or UDP header at ``at`` (truncated: no ports)."""
         c.proto = proto
         if at + 4 > len(c.data):
-            out.append(f"{src} > {dst}:")
+            # tcpdump's udp_print ends the addresses with ": ", tcp_print with ":" (then both
+            # print " [|proto]").
+            out.append(f"{src} > {dst}: " if proto == "udp" else f"{src} > {dst}:")
             raise Truncated(proto)
         sport, dport = c.u16(at), c.u16(at + 2)
         out.append(f"{src}.{sport} > {dst}.{dport}: ")

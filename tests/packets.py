@@ -632,8 +632,46 @@ def _loopback_frames(prefer: str) -> Iterator[Frame]:
         yield f"{name}/ipv4/tcp", struct.pack(order + "I", af) + v4
 
 
+#: EtherTypes as PPP protocol numbers (libpcap's ethertype_to_ppptype), the rest as they are.
+PPP_OF_ETHERTYPE = {ETH_P_IP: 0x0021, ETH_P_IPV6: 0x0057, 0x6003: 0x0027, 0x809B: 0x0029,
+                    0x0600: 0x0025, 0x8137: 0x002B}
+PPP_MPLS_UCAST, PPP_OSI, PPP_LCP = 0x0281, 0x0023, 0xC021
+#: ISO payloads as PPP (protocol 0x0023) and Cisco HDLC (0xFEFE) carry them: NLPID first.
+_ISO_PDUS = (("clnp", b"\x81" + bytes(30)), ("esis", b"\x82" + bytes(30)),
+             ("isis", b"\x83\x1b\x01\x00\x0f\x01\x00\x00" + bytes(24)))
+
+
+def _hdlc_frames(cisco: bool) -> Iterator[Frame]:
+    """PPP in HDLC-like framing (address 0xff, control 0x03, then the PPP protocol), or Cisco
+    HDLC (address 0x0f unicast / 0x8f multicast, control 0, then an EtherType): every
+    network-layer payload, MPLS, ISO, and a few protocols no filter names."""
+    def frame(i: int, proto: int, body: bytes) -> bytes:
+        head = bytes([0x8F if i % 5 == 3 else 0x0F, 0]) if cisco else b"\xff\x03"
+        return head + struct.pack("!H", proto) + body
+
+    kind = "chdlc" if cisco else "ppp"
+    for i, (label, ethertype, body) in enumerate((*l3_payloads(), *_other_ethertypes())):
+        proto = ethertype if cisco else PPP_OF_ETHERTYPE.get(ethertype, ethertype)
+        yield f"{kind}/{label}", frame(i, proto, body)
+    v4 = ipv4("10.0.0.1", "10.0.0.2", 6, tcp(12345, 80))
+    for stack in MPLS_STACKS:
+        proto = ETH_P_MPLS_UC if cisco else PPP_MPLS_UCAST
+        yield f"{kind}/mpls {stack}/ipv4", frame(0, proto, mpls_stack(stack) + v4)
+    for i, (name, pdu) in enumerate(_ISO_PDUS):
+        yield f"{kind}/iso {name}", frame(i, 0xFEFE if cisco else PPP_OSI, pdu)
+    if not cisco:
+        yield "ppp/lcp", frame(0, PPP_LCP, b"\x01\x01\x00\x04")
+        yield "ppp/pppoes protocol/ipv4", frame(0, ETH_P_PPP_SES,
+                                                 pppoe(0, 0x1234, b"\x00\x21" + v4))
+    yield f"{kind}/protocol 0", frame(0, 0, bytes(20))
+
+
 def _generated(dlt: str) -> tuple[Frame, ...]:
     match dlt:
+        case "PPP" | "PPP_SERIAL":
+            return tuple(_hdlc_frames(cisco=False))
+        case "C_HDLC":
+            return tuple(_hdlc_frames(cisco=True))
         case "EN10MB":
             return ethernet_frames()
         case "LINUX_SLL":

@@ -205,10 +205,47 @@ def test_refusal_points_at_the_primitive() -> None:
     assert (info.value.column, info.value.width) == (7, 7)
 
 
-@pytest.mark.parametrize("name", ["FRELAY", "IEEE802_11_RADIO", "PPP", "C_HDLC"])
+@pytest.mark.parametrize("name", ["FRELAY", "IEEE802_11_RADIO", "ARCNET_LINUX", "SUNATM"])
 def test_unsupported_link_types(name: str) -> None:
     with pytest.raises(FilterSemanticError, match=f"link type {name} yet"):
         Context(linktypes.lookup(name))
+
+
+#: PPP in HDLC-like framing and Cisco HDLC: a 2-byte protocol field at 2, the network header
+#: at 4; PPP numbers its protocols itself (libpcap maps EtherTypes to them), Cisco HDLC uses
+#: EtherTypes (and 0xfefe for OSI, whose NLPID comes after a fudge byte).
+HDLC_CASES = [
+    ("PPP", "ip", "ldh [2]", "#0x21"),
+    ("PPP_SERIAL", "ip6", "ldh [2]", "#0x57"),
+    ("PPP", "iso", "ldh [2]", "#0x23"),
+    ("PPP", "mpls", "ldh [2]", "#0x281"),
+    ("C_HDLC", "ip", "ldh [2]", "#0x800"),
+    ("C_HDLC", "mpls", "ldh [2]", "#0x8847"),
+    ("C_HDLC", "clnp", "ldb [5]", "#0x81"),
+]
+
+
+@pytest.mark.parametrize(("name", "expr", "load", "value"), HDLC_CASES,
+                         ids=[f"{c[0]}-{c[1]}" for c in HDLC_CASES])
+def test_hdlc_like_link_types(name: str, expr: str, load: str, value: str) -> None:
+    import bpfc
+
+    text = " ".join(bpfc.compile(expr, linktype=name).dump().split())
+    assert load in text and value in text, text
+
+
+@pytest.mark.parametrize(("name", "expr", "message"), [
+    ("PPP_SERIAL", "mpls", "no MPLS support for PPP over serial"),
+    ("PPP", "vlan", "no VLAN support for PPP"),
+    ("C_HDLC", "ether host 1:2:3:4:5:6", "ethernet addresses supported only on"),
+    ("PPP", "llc", "'llc' not supported for PPP"),
+    ("C_HDLC", "inbound", "inbound/outbound not supported on Cisco HDLC"),
+])
+def test_hdlc_like_refusals(name: str, expr: str, message: str) -> None:
+    import bpfc
+
+    with pytest.raises(FilterSemanticError, match=message):
+        bpfc.compile(expr, linktype=name)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -192,3 +192,40 @@ def test_everyday_packets_print_as_tcpdump(capture: Path, flags: tuple[str, ...]
     assert len(mine) == len(theirs)
     for ours, want in zip(mine, theirs, strict=True):
         assert ours == want
+
+
+# -- PPP, PPP over serial, Cisco HDLC, and packets cut inside their headers ------------------
+
+def _hdlc_like(linktype: int) -> list[bytes]:
+    """IPv4 and IPv6 (whole, and cut at their headers' edges) in the link type's framing."""
+    v4 = ipv4(6, A, B, tcp(40001, 80, 7, 0, 0x02))
+    v6 = ipv6(17, A6, B6, udp(40300, 40200, b"r" * 12))
+    frames = []
+    for body, etype, ppp in ((v4, 0x0800, 0x0021), (v6, 0x86DD, 0x0057)):
+        for cut in (len(body), 0, 1, 20, 22, 40, 42):
+            if linktype == 104:
+                head = bytes([0x8F if cut == 1 else 0x0F, 0]) + struct.pack("!H", etype)
+            else:
+                head = b"\xff\x03" + struct.pack("!H", ppp)
+            frames.append(head + body[:cut])
+    return frames
+
+
+@pytest.mark.parametrize("linktype", [9, 50, 104], ids=["PPP", "PPP_SERIAL", "C_HDLC"])
+@pytest.mark.parametrize(("flags", "options"), [
+    pytest.param((), {}, id="n"),
+    pytest.param(("-e",), {"link_header": True}, id="n-e"),
+    pytest.param(("-q",), {"quiet": True}, id="n-q"),
+])
+def test_hdlc_like_links_print_as_tcpdump(tmp_path: Path, linktype: int,
+                                          flags: tuple[str, ...],
+                                          options: dict[str, bool]) -> None:
+    """Their IP packets, whole or cut (tcpdump names IPv4 once a byte of it is captured,
+    IPv6 once its 40-byte header is, and ends cut UDP addresses with ': ', TCP with ':')."""
+    path = tmp_path / "hdlc.pcap"
+    with PcapWriter(path, linktype, snaplen=262144) as writer:
+        for n, frame in enumerate(_hdlc_like(linktype)):
+            whole = len(frame) + 60
+            writer.write(Packet(1_700_000_000 + n, n, 1_000_000, len(frame), whole, frame,
+                                linktype))
+    assert printer_lines(path, **options) == tcpdump_lines(path, *flags)

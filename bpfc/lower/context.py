@@ -75,6 +75,10 @@ _LAYOUTS: dict[int, Layout] = {
     linktypes.DLT_IPV6: Layout(linktypes.DLT_IPV6, None, cfg.Const(0)),
     linktypes.DLT_NULL: Layout(linktypes.DLT_NULL, cfg.Const(0), cfg.Const(4)),
     linktypes.DLT_LOOP: Layout(linktypes.DLT_LOOP, cfg.Const(0), cfg.Const(4)),
+    # HDLC-like framing: address and control bytes, then a 2-byte protocol field.
+    linktypes.DLT_PPP: Layout(linktypes.DLT_PPP, cfg.Const(2), cfg.Const(4)),
+    linktypes.DLT_PPP_SERIAL: Layout(linktypes.DLT_PPP_SERIAL, cfg.Const(2), cfg.Const(4)),
+    linktypes.DLT_C_HDLC: Layout(linktypes.DLT_C_HDLC, cfg.Const(2), cfg.Const(4)),
 }
 
 

@@ -104,7 +104,7 @@ def mpls(ctx: Context, label: int | None, node: object = None) -> Pred:
     if lay.mpls_depth > 0:
         # Inside a stack: the entry before this one must not have the bottom-of-stack bit.
         pred: Pred = masked_eq(cfg.load(cfg.add(nl, 0xFFFFFFFE), 1), 0x01, 0)
-    elif lay.dlt == linktypes.DLT_EN10MB:
+    elif lay.dlt in (linktypes.DLT_EN10MB, linktypes.DLT_C_HDLC):
         pred = link.network_protocol(ctx, ETHERTYPE_MPLS)
     elif lay.dlt == link.DLT_PPP:
         pred = link.network_protocol(ctx, PPP_MPLS_UCAST)

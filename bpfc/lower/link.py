@@ -16,7 +16,9 @@ Link types and what the "type" is:
   same, because a filter must mean on bpfc what it means on tcpdump.
 - NULL / LOOP: a 4-byte address family (host byte order for NULL, network order for LOOP).
 - RAW: the IP version nibble; IPV4 / IPV6: decided at compile time.
-- after ``pppoes``: PPP protocol numbers; after ``mpls``: the version nibble of the payload.
+- PPP, PPP_SERIAL (and after ``pppoes``): PPP protocol numbers, mapped from EtherTypes, at 2.
+- C_HDLC: an EtherType at 2 (OSI: 0xFEFE).
+- after ``mpls``: the version nibble of the payload.
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ BSD_AFNUM_INET6_DARWIN = 30
 LINUX_AF_INET6 = 10
 
 #: After ``pppoes`` the payload is PPP: libpcap switches the link type to DLT_PPP.
-DLT_PPP = 9
+DLT_PPP = linktypes.DLT_PPP
 
 # <net/ppp_defs.h>
 PPP_IP = 0x0021
@@ -172,8 +174,10 @@ def network_protocol(ctx: Context, ll_proto: int) -> Pred:
         return TRUE if ll_proto == ETHERTYPE_IPV6 else FALSE
     if dlt in (linktypes.DLT_NULL, linktypes.DLT_LOOP):
         return _loopback(ctx, ll_proto)
-    if dlt == DLT_PPP:
+    if dlt in (DLT_PPP, linktypes.DLT_PPP_SERIAL):
         return eq(type_field(ctx), _ETHERTYPE_TO_PPP.get(ll_proto, ll_proto))
+    if dlt == linktypes.DLT_C_HDLC and ll_proto == LLCSAP_ISONS:
+        return eq(type_field(ctx), LLCSAP_ISONS << 8 | LLCSAP_ISONS)
     # LINUX_SLL2 and anything else with a plain type field: libpcap's default case.
     return eq(type_field(ctx), ll_proto)
 

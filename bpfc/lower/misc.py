@@ -69,7 +69,13 @@ def proto_abbrev(ctx: Context, proto: str, node: nodes.ProtoAbbrev) -> Pred:
 
 
 def iso_protocol(ctx: Context, nlpid: int) -> Pred:
-    """An OSI network PDU with this NLPID, right after an 802.2 header without SNAP."""
+    """An OSI network PDU with this NLPID, right after an 802.2 header without SNAP. Cisco
+    HDLC carries OSI under the EtherType look-alike 0xfefe with a fudge byte before the NLPID
+    (libpcap's gen_proto, Q_ISO)."""
+    if ctx.layout.dlt == linktypes.DLT_C_HDLC:
+        first = cfg.load(cfg.add(ctx.network_offset(nosnap=True), 1), 1)
+        osi = link.network_protocol(ctx, link.LLCSAP_ISONS << 8 | link.LLCSAP_ISONS)
+        return all_of(osi, eq(first, nlpid))
     first = cfg.load(ctx.network_offset(nosnap=True), 1)
     return all_of(link.network_protocol(ctx, link.LLCSAP_ISONS), eq(first, nlpid))
 
