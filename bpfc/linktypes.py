@@ -170,10 +170,12 @@ DLT_NAMES: dict[int, tuple[str, str]] = {
 
 DLT_EN10MB = 1
 DLT_NULL = 0
+DLT_SLIP = 8
 DLT_PPP = 9
 DLT_RAW = 12
 DLT_PPP_SERIAL = 50
 DLT_C_HDLC = 104
+DLT_FRELAY = 107
 DLT_LOOP = 108
 DLT_LINUX_SLL = 113
 DLT_IEEE802_11 = 105
@@ -225,5 +227,5 @@ def lookup(spec: str | int | LinkType) -> LinkType:
 #: Link types the compiler lowers filters for (the others get a clear refusal).
 SUPPORTED: frozenset[int] = frozenset({
     DLT_EN10MB, DLT_LINUX_SLL, DLT_LINUX_SLL2, DLT_RAW, DLT_IPV4, DLT_IPV6, DLT_NULL, DLT_LOOP,
-    DLT_PPP, DLT_PPP_SERIAL, DLT_C_HDLC,
+    DLT_PPP, DLT_PPP_SERIAL, DLT_C_HDLC, DLT_SLIP, DLT_FRELAY,
 })

@@ -43,7 +43,7 @@ from bpfc.isa import Insn
 #: libpcap DLT name -> DLT number, for the link types the compiler lowers.
 DLTS: dict[str, int] = {
     "EN10MB": 1, "LINUX_SLL": 113, "LINUX_SLL2": 276, "RAW": 12, "IPV4": 228, "IPV6": 229,
-    "NULL": 0, "LOOP": 108, "PPP": 9, "PPP_SERIAL": 50, "C_HDLC": 104,
+    "NULL": 0, "LOOP": 108, "PPP": 9, "PPP_SERIAL": 50, "C_HDLC": 104, "SLIP": 8, "FRELAY": 107,
 }
 DLT_NAMES: dict[int, str] = {number: name for name, number in DLTS.items()}
 

@@ -666,8 +666,44 @@ def _hdlc_frames(cisco: bool) -> Iterator[Frame]:
     yield f"{kind}/protocol 0", frame(0, 0, bytes(20))
 
 
+def _slip_frames() -> Iterator[Frame]:
+    """SLIP's 16-byte pseudo-header (direction byte: 0 in, 1 out; then the compression
+    state) before every IP payload; and, since libpcap reads the version nibble of the *first*
+    byte of that header, frames whose first byte looks like an IP version."""
+    for i, (label, body) in enumerate(_raw_frames()):
+        direction = i % 2
+        yield f"slip dir {direction}/{label}", bytes([direction, 0x45]) + bytes(14) + body
+    for first in (0x45, 0x60, 0x40, 0x61):
+        yield f"slip first byte 0x{first:02x}", bytes([first]) + bytes(15) + bytes(40)
+    for label, ethertype, body in _ip_payloads()[:24]:
+        if ethertype == ETH_P_IP:  # the version check passes on them: the IP fields count
+            yield f"slip first byte 0x45/{label}", b"\x45" + bytes(15) + body
+
+
+def _frame_relay_frames() -> Iterator[Frame]:
+    """A Q.922 address (DLCI 100), the UI control byte, then an NLPID and its payload (IPv4,
+    IPv6, the OSI protocols, SNAP, and one no filter names)."""
+    address = b"\x18\x41"
+    for label, ethertype, body in _ip_payloads():
+        nlpid = 0xCC if ethertype == ETH_P_IP else 0x8E
+        yield f"fr nlpid 0x{nlpid:02x}/{label}", address + bytes([0x03, nlpid]) + body
+    for name, pdu in _ISO_PDUS:
+        yield f"fr iso {name}", address + b"\x03" + pdu
+    yield "fr snap", address + b"\x03\x00\x80\x00\x00\x00\x08\x00" + bytes(40)
+    # libpcap reads the IP header at 0 and the NLPID at 2: an IPv4 packet whose total length
+    # is 0x03cc passes the NLPID test, so its addresses and ports are what the filter sees.
+    for label, ethertype, body in _ip_payloads()[:24]:
+        if ethertype == ETH_P_IP:
+            yield f"fr ip at 0/{label}", body[:2] + b"\x03\xcc" + body[4:]
+    yield "fr nlpid 0x08", address + b"\x03\x08" + bytes(30)
+
+
 def _generated(dlt: str) -> tuple[Frame, ...]:
     match dlt:
+        case "SLIP":
+            return tuple(_slip_frames())
+        case "FRELAY":
+            return tuple(_frame_relay_frames())
         case "PPP" | "PPP_SERIAL":
             return tuple(_hdlc_frames(cisco=False))
         case "C_HDLC":

@@ -121,7 +121,7 @@ def test_list_linktypes_marks_what_compiles() -> None:
     lines = {line.split()[1]: line for line in result.stdout.splitlines()[1:]
              if line.strip().startswith("*")}
     assert set(lines) == {"NULL", "EN10MB", "RAW", "LOOP", "LINUX_SLL", "IPV4", "IPV6",
-                          "LINUX_SLL2", "PPP", "PPP_SERIAL", "C_HDLC"}
+                          "LINUX_SLL2", "PPP", "PPP_SERIAL", "C_HDLC", "SLIP", "FRELAY"}
     assert "IEEE802_11_RADIO" in result.stdout
 
 

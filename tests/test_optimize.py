@@ -337,7 +337,8 @@ def test_optimizer_checks_invariants_when_asked() -> None:
 
 #: Where the network header starts in the generated frames of each link type.
 _NETWORK_OFFSET = {"EN10MB": 14, "LINUX_SLL": 16, "LINUX_SLL2": 20, "RAW": 0, "IPV4": 0,
-                   "IPV6": 0, "NULL": 4, "LOOP": 4, "PPP": 4, "PPP_SERIAL": 4, "C_HDLC": 4}
+                   "IPV6": 0, "NULL": 4, "LOOP": 4, "PPP": 4, "PPP_SERIAL": 4, "C_HDLC": 4,
+                   "SLIP": 16, "FRELAY": 0}  # FRELAY: where libpcap reads it
 
 
 def _swap(data: bytearray, a: int, b: int, size: int) -> None:

@@ -79,6 +79,11 @@ _LAYOUTS: dict[int, Layout] = {
     linktypes.DLT_PPP: Layout(linktypes.DLT_PPP, cfg.Const(2), cfg.Const(4)),
     linktypes.DLT_PPP_SERIAL: Layout(linktypes.DLT_PPP_SERIAL, cfg.Const(2), cfg.Const(4)),
     linktypes.DLT_C_HDLC: Layout(linktypes.DLT_C_HDLC, cfg.Const(2), cfg.Const(4)),
+    # SLIP: a 16-byte pseudo-header (direction, then compression state), no type field.
+    linktypes.DLT_SLIP: Layout(linktypes.DLT_SLIP, None, cfg.Const(16)),
+    # Frame Relay: libpcap tests the Q.922 header's NLPID and, for everything after it, takes
+    # the network header to start at 0 (its "XXX": the offsets assume nothing before IP).
+    linktypes.DLT_FRELAY: Layout(linktypes.DLT_FRELAY, None, cfg.Const(0)),
 }
 
 

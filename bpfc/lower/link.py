@@ -162,7 +162,9 @@ def network_protocol(ctx: Context, ll_proto: int) -> Pred:
         return _ethernet(ctx, ll_proto)
     if dlt == linktypes.DLT_LINUX_SLL:
         return _linux_sll(ctx, ll_proto)
-    if dlt == linktypes.DLT_RAW:
+    if dlt in (linktypes.DLT_RAW, linktypes.DLT_SLIP):
+        # The version nibble of the first byte of the *link* header: the IP header itself on
+        # RAW, the direction byte of SLIP's pseudo-header on SLIP (libpcap does the same).
         if ll_proto == ETHERTYPE_IP:
             return masked_eq(cfg.load(lay.linkhdr, 1), 0xF0, 0x40)
         if ll_proto == ETHERTYPE_IPV6:
@@ -174,12 +176,32 @@ def network_protocol(ctx: Context, ll_proto: int) -> Pred:
         return TRUE if ll_proto == ETHERTYPE_IPV6 else FALSE
     if dlt in (linktypes.DLT_NULL, linktypes.DLT_LOOP):
         return _loopback(ctx, ll_proto)
+    if dlt == linktypes.DLT_FRELAY:
+        return _frame_relay(ctx, ll_proto)
     if dlt in (DLT_PPP, linktypes.DLT_PPP_SERIAL):
         return eq(type_field(ctx), _ETHERTYPE_TO_PPP.get(ll_proto, ll_proto))
     if dlt == linktypes.DLT_C_HDLC and ll_proto == LLCSAP_ISONS:
         return eq(type_field(ctx), LLCSAP_ISONS << 8 | LLCSAP_ISONS)
     # LINUX_SLL2 and anything else with a plain type field: libpcap's default case.
     return eq(type_field(ctx), ll_proto)
+
+
+#: Frame Relay NLPIDs (RFC 2427) behind the 2-byte Q.922 address and the UI control byte 0x03.
+FR_NLPID_IP = 0xCC
+FR_NLPID_IPV6 = 0x8E
+ISO_NLPIDS = (0x81, 0x82, 0x83)  # CLNP, ES-IS, IS-IS
+
+
+def _frame_relay(ctx: Context, ll_proto: int) -> Pred:
+    """libpcap's DLT_FRELAY case: control and NLPID as one 16-bit word at 2."""
+    word = cfg.load(cfg.add(ctx.layout.linkhdr, 2), 2)
+    if ll_proto == ETHERTYPE_IP:
+        return eq(word, 0x0300 | FR_NLPID_IP)
+    if ll_proto == ETHERTYPE_IPV6:
+        return eq(word, 0x0300 | FR_NLPID_IPV6)
+    if ll_proto == LLCSAP_ISONS:
+        return any_of(*(eq(word, 0x0300 | nlpid) for nlpid in ISO_NLPIDS))
+    return FALSE
 
 
 def _inside_or_outside(ctx: Context, ll_proto: int, outside: Layout, inside: cfg.Var) -> Pred:
@@ -329,19 +351,22 @@ def description(ctx: Context) -> str:
 
 
 LINUX_SLL_OUTGOING = 4  # <linux/if_packet.h> PACKET_OUTGOING, the cooked header's packet type
+SLIPDIR_IN = 0  # libpcap's gencode.c: DLT_SLIP's direction byte for a received packet
 
 
 def direction(ctx: Context, node: nodes.PacketDirection) -> Pred:
     """``inbound`` / ``outbound``: the packet type the cooked header records.
 
-    Offline only Linux cooked captures carry it; on a live Linux socket the kernel gives it as
-    ancillary data (SKF_AD_PKTTYPE), whatever the link type.
+    Offline only Linux cooked captures and SLIP's pseudo-header carry it; on a live Linux
+    socket the kernel gives it as ancillary data (SKF_AD_PKTTYPE), whatever the link type.
     """
     dlt = ctx.layout.dlt
     if dlt == linktypes.DLT_LINUX_SLL:
         outgoing = eq(cfg.load(ctx.layout.linkhdr, 2), LINUX_SLL_OUTGOING)
     elif dlt == linktypes.DLT_LINUX_SLL2:
         outgoing = eq(cfg.load(cfg.add(ctx.layout.linkhdr, 10), 1), LINUX_SLL_OUTGOING)
+    elif dlt == linktypes.DLT_SLIP:  # the pseudo-header's direction byte: SLIPDIR_IN is 0
+        outgoing = cfg.Not(eq(cfg.load(ctx.layout.linkhdr, 1), SLIPDIR_IN))
     elif ctx.live:
         outgoing = eq(cfg.Ancillary(isa.SKF_AD_PKTTYPE, 2), LINUX_SLL_OUTGOING)
     else:

@@ -72,6 +72,8 @@ def iso_protocol(ctx: Context, nlpid: int) -> Pred:
     """An OSI network PDU with this NLPID, right after an 802.2 header without SNAP. Cisco
     HDLC carries OSI under the EtherType look-alike 0xfefe with a fudge byte before the NLPID
     (libpcap's gen_proto, Q_ISO)."""
+    if ctx.layout.dlt == linktypes.DLT_FRELAY:  # the NLPID right after the Q.922 header
+        return eq(cfg.load(cfg.add(ctx.layout.linkhdr, 2), 2), 0x0300 | nlpid)
     if ctx.layout.dlt == linktypes.DLT_C_HDLC:
         first = cfg.load(cfg.add(ctx.network_offset(nosnap=True), 1), 1)
         osi = link.network_protocol(ctx, link.LLCSAP_ISONS << 8 | link.LLCSAP_ISONS)
