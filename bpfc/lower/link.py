@@ -361,6 +361,7 @@ def direction(ctx: Context, node: nodes.PacketDirection) -> Pred:
     socket the kernel gives it as ancillary data (SKF_AD_PKTTYPE), whatever the link type.
     """
     dlt = ctx.layout.dlt
+    outgoing: Pred
     if dlt == linktypes.DLT_LINUX_SLL:
         outgoing = eq(cfg.load(ctx.layout.linkhdr, 2), LINUX_SLL_OUTGOING)
     elif dlt == linktypes.DLT_LINUX_SLL2:
