@@ -620,6 +620,8 @@ class Walk:
     def __init__(self, scanner: Scanner, buf: mmap.mmap | bytes | bytearray, shape: WalkShape,
                  iovecs: int = IOVECS) -> None:
         self.scanner = scanner
+        #: Why the last call returned (STOP before any).
+        self.status = Status.STOP
         self.pinned = Pinned(buf)
         self.address = self.pinned.address
         self.iovecs = (ctypes.c_uint64 * (2 * iovecs))()
@@ -635,7 +637,9 @@ class Walk:
             max_block=shape.max_block, units=shape.units, head_at=ctypes.addressof(self.heads))
 
     def step(self) -> Status:
-        return self.scanner(self.control)
+        """One call from ``control.pos``; its status is also kept in ``status``."""
+        self.status = self.scanner(self.control)
+        return self.status
 
     def filled(self) -> int:
         """How many iovecs the calls since ``clear`` filled."""

@@ -178,26 +178,21 @@ def matches(m: Mapped, filters: Filters) -> Iterator[Packet]:
     records = _records(m)
     steps = _steps(walk, m.buf, None)
     try:
-        while True:
-            try:
-                gathered = next(steps)
-            except StopIteration as done:
-                status: native.Status = done.value
-                break
+        for gathered in steps:
             yield from records(gathered)
     finally:
         steps.close()
         walk.release()
-    if status is native.Status.DAMAGE:
+    if walk.status is native.Status.DAMAGE:
         raise replay_damage(m, int(walk.control.pos))
-    if status is native.Status.CLIPPED:
+    if walk.status is native.Status.CLIPPED:
         yield from mapped_matches(m, filters, int(walk.control.pos))
 
 
 def _walk_file(program: Program | None, layout: native.Layout, buf: mmap.mmap, opts: Options,
                counts: Counts, stages: Stages, consume: Consumer | None,
                shape: native.WalkShape) -> tuple[native.Status, int]:
-    """The program compiled with the walk for ``layout``, run over the whole file (``_drive``),
+    """The program compiled with the walk for ``layout``, run over the whole file (``_steps``),
     its matches handed to ``consume`` (None: only counted); the counts added up. Returns why
     the walk ended, and where."""
     from .offline import Progress
@@ -207,42 +202,35 @@ def _walk_file(program: Program | None, layout: native.Layout, buf: mmap.mmap, o
                              writes=consume is not None)
     since = stages.add("emit", since)
     walk = native.Walk(scanner, buf, shape, iovecs=IOV_MAX)
+    progress = Progress.maybe(len(buf), opts)
+    steps = _steps(walk, buf, progress)
     try:
-        status = _drive(walk, buf, consume, Progress.maybe(len(buf), opts))
+        for gathered in steps:
+            if consume is not None:
+                consume(gathered)
     finally:
+        steps.close()  # the page-mapping thread ends before the map can be let go
         walk.release()
         counts.read += walk.control.read
         counts.matched += walk.control.matched
+        if progress is not None:
+            progress.done()
     stages.add("walk", since)
-    return status, int(walk.control.pos)
+    return walk.status, int(walk.control.pos)
 
 
-def _drive(walk: native.Walk, buf: mmap.mmap, consume: Consumer | None,
-           progress: Progress | None) -> native.Status:
-    """The walk to the end of the file or until it stops short (``_steps``), what each call
-    gathered handed to ``consume``; returns why it ended."""
-    steps = _steps(walk, buf, progress)
-    try:
-        while True:
-            gathered = next(steps)
-            if consume is not None:
-                consume(gathered)
-    except StopIteration as done:
-        status: native.Status = done.value
-        return status
-
-
-def _steps(walk: native.Walk, buf: mmap.mmap, progress: Progress | None
-           ) -> Generator[native.Walk, None, native.Status]:
-    """Calls the walk to the end of the file or until it stops short (any status but STOP
-    and FULL, which is returned), yielding it after each call that gathered matches (they are
-    cleared when the generator resumes). WINDOW bytes at a time, so that the pages behind the
-    walk are dropped and the progress bar moves; a second thread maps the pages ahead
-    (``Populator``) when the file is big and a second CPU is free."""
+def _steps(walk: native.Walk, buf: mmap.mmap, progress: Progress | None,
+           populate: bool = True) -> Generator[native.Walk, None, None]:
+    """Calls the walk to the end of the file or until it stops short (``walk.status`` then
+    says why: any status but STOP and FULL), yielding it after each call that gathered matches
+    (they are cleared when the generator resumes). WINDOW bytes at a time, so that the pages
+    behind the walk are dropped and the progress bar moves; with ``populate``, a second thread
+    maps the pages ahead (``Populator``) when the file is big and a second CPU is free."""
     from .offline import forget
 
     control, size = walk.control, len(buf)
-    populator = Populator.start(walk.address, size) if _populate_pays(size) else None
+    populator = (Populator.start(walk.address, size) if populate and _populate_pays(size)
+                 else None)
     try:
         dropped = control.pos
         control.stop = min(control.pos + WINDOW, size)
@@ -260,14 +248,11 @@ def _steps(walk: native.Walk, buf: mmap.mmap, progress: Progress | None
             if progress is not None:
                 progress.update(control.pos)
             if status is not native.Status.STOP:
-                return status
+                return
             control.stop = min(control.pos + WINDOW, size)
     finally:
         if populator is not None:
             populator.stop()
-        if progress is not None:
-            progress.done()
-    return native.Status.STOP
 
 
 def pcapng_takes(layout: NgLayout, opts: Options) -> bool:
@@ -302,29 +287,21 @@ def check_records(m: Mapped, counts: Counts, progress: Progress | None
     """The empty filter's check, while another thread copies the file: walks every record
     header, counting the good records, up to the first damaged one or the first one longer
     than the snapshot. Returns where the good records end, and the offset of that damaged (or
-    long) record, if any."""
-    size = len(m.buf)
+    long) record, if any. (No page-mapping thread: the copier has the other CPU.)"""
     walk = native.Walk(native.Scanner(None, writes=False), m.buf,
                        native.WalkShape(snapshot=m.snapshot, limit=_limit(m)))
-    control = walk.control
     try:
-        while control.pos < size:
-            control.stop = min(control.pos + WINDOW, size)
-            start = control.pos
-            status = walk.step()
-            if status is native.Status.FULL:
-                continue
-            m.forget(start, control.pos)
-            if progress is not None:
-                progress.update(control.pos)
-            if status is native.Status.DAMAGE:
-                return control.pos, control.pos, None
-            if status is native.Status.CLIPPED:
-                return control.pos, None, control.pos
+        for _ in _steps(walk, m.buf, progress, populate=False):
+            pass  # nothing is gathered: the walk only counts
     finally:
         walk.release()
-        counts.read += control.read
-    return size, None, None
+        counts.read += walk.control.read
+    pos = int(walk.control.pos)
+    if walk.status is native.Status.DAMAGE:
+        return pos, pos, None
+    if walk.status is native.Status.CLIPPED:
+        return pos, None, pos
+    return len(m.buf), None, None
 
 
 def _limit(m: Mapped) -> int:
