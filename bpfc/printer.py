@@ -50,6 +50,9 @@ ETHERTYPE_REVARP: Final = 0x8035
 ETHERTYPE_VLAN: Final = 0x8100
 ETHERTYPE_IPV6: Final = 0x86DD
 ETHERTYPE_QINQ: Final = 0x88A8
+#: The EtherType of IP as other headers name it: a version nibble, a PPP protocol number.
+_IP_VERSIONS: Final = {4: ETHERTYPE_IP, 6: ETHERTYPE_IPV6}
+_PPP_ETHERTYPES: Final = {PPP_IP: ETHERTYPE_IP, PPP_IPV6: ETHERTYPE_IPV6}
 
 #: tcpdump's names for ethertypes (print-ether.c's ethertype_values, the common ones).
 ETHERTYPES: Final = {
@@ -235,11 +238,7 @@ class Printer:
 
     def _raw(self, c: _Cursor, out: list[str], wirelen: int) -> None:
         version = c.u8(0) >> 4
-        if version == 4:
-            self._ipv4(c, out, 0, wirelen, True)
-        elif version == 6:
-            self._ipv6(c, out, 0, wirelen, True)
-        else:
+        if not self._ip(c, out, _IP_VERSIONS.get(version, -1), 0, wirelen, True):
             out.append(f"IP{version}")
 
     def _null(self, c: _Cursor, out: list[str], wirelen: int) -> None:
@@ -250,11 +249,9 @@ class Printer:
         names = {2: "IPv4", 24: "IPv6", 28: "IPv6", 30: "IPv6"}
         if self.link_header:
             out.append(f"AF {names.get(family, 'Unknown')} ({family}), length {wirelen}: ")
-        if family == 2:
-            self._ipv4(c, out, 4, wirelen - 4, not self.link_header)
-        elif family in (24, 28, 30):
-            self._ipv6(c, out, 4, wirelen - 4, not self.link_header)
-        elif not self.link_header:
+        etype = ETHERTYPE_IP if family == 2 else ETHERTYPE_IPV6 if family in (24, 28, 30) else -1
+        if not self._ip(c, out, etype, 4, wirelen - 4, not self.link_header) \
+                and not self.link_header:
             out.append(f"AF {names.get(family, 'Unknown')} ({family}), length {wirelen}")
 
     def _sll(self, c: _Cursor, out: list[str], wirelen: int) -> None:
@@ -300,11 +297,7 @@ class Printer:
 
     def _ppp_payload(self, c: _Cursor, out: list[str], proto: int, wirelen: int,
                      label: bool) -> None:
-        if proto == PPP_IP:
-            self._ipv4(c, out, 4, wirelen - 4, label)
-        elif proto == PPP_IPV6:
-            self._ipv6(c, out, 4, wirelen - 4, label)
-        elif label:
+        if not self._ip(c, out, _PPP_ETHERTYPES.get(proto, -1), 4, wirelen - 4, label) and label:
             name = PPP_NAMES.get(proto)
             out.append(f"{name}, length {wirelen - 4}" if name
                        else f"unknown PPP protocol (0x{proto:04x}), length {wirelen - 4}")
@@ -317,23 +310,28 @@ class Printer:
             out.append(f"{CHDLC_CAST.get(address, f'0x{address:02x}')}, ethertype "
                        f"{_etype(etype)}, length {wirelen}: ")
         label = not self.link_header
-        if etype == ETHERTYPE_IP:
-            self._ipv4(c, out, 4, wirelen - 4, label)
-        elif etype == ETHERTYPE_IPV6:
-            self._ipv6(c, out, 4, wirelen - 4, label)
-        elif label:
+        if not self._ip(c, out, etype, 4, wirelen - 4, label) and label:
             out.append(f"unknown CHDLC protocol (0x{etype:04x})")
 
     def _network(self, c: _Cursor, out: list[str], etype: int, at: int, length: int) -> None:
         label = not self.link_header
+        if self._ip(c, out, etype, at, length, label):
+            return
+        if etype in (ETHERTYPE_ARP, ETHERTYPE_REVARP):
+            self._arp(c, out, at, length, label, etype == ETHERTYPE_REVARP)
+        elif label:
+            out.append(f"ethertype {_etype(etype)}, length {length + at}")
+
+    def _ip(self, c: _Cursor, out: list[str], etype: int, at: int, length: int,
+            label: bool) -> bool:
+        """The IPv4 or IPv6 packet at ``at``, by EtherType, printed; False for any other."""
         if etype == ETHERTYPE_IP:
             self._ipv4(c, out, at, length, label)
         elif etype == ETHERTYPE_IPV6:
             self._ipv6(c, out, at, length, label)
-        elif etype in (ETHERTYPE_ARP, ETHERTYPE_REVARP):
-            self._arp(c, out, at, length, label, etype == ETHERTYPE_REVARP)
-        elif label:
-            out.append(f"ethertype {_etype(etype)}, length {length + at}")
+        else:
+            return False
+        return True
 
     # -- ARP ----------------------------------------------------------------------------------
 
