@@ -193,15 +193,15 @@ ISO_NLPIDS = (0x81, 0x82, 0x83)  # CLNP, ES-IS, IS-IS
 
 
 def _frame_relay(ctx: Context, ll_proto: int) -> Pred:
-    """libpcap's DLT_FRELAY case: control and NLPID as one 16-bit word at 2."""
-    word = cfg.load(cfg.add(ctx.layout.linkhdr, 2), 2)
-    if ll_proto == ETHERTYPE_IP:
-        return eq(word, 0x0300 | FR_NLPID_IP)
-    if ll_proto == ETHERTYPE_IPV6:
-        return eq(word, 0x0300 | FR_NLPID_IPV6)
-    if ll_proto == LLCSAP_ISONS:
-        return any_of(*(eq(word, 0x0300 | nlpid) for nlpid in ISO_NLPIDS))
-    return FALSE
+    """libpcap's DLT_FRELAY case: the NLPIDs that carry the protocol (none: false)."""
+    nlpids = {ETHERTYPE_IP: (FR_NLPID_IP,), ETHERTYPE_IPV6: (FR_NLPID_IPV6,),
+              LLCSAP_ISONS: ISO_NLPIDS}.get(ll_proto, ())
+    return any_of(*(frame_relay_nlpid(ctx, nlpid) for nlpid in nlpids))
+
+
+def frame_relay_nlpid(ctx: Context, nlpid: int) -> Pred:
+    """A Frame Relay frame with this NLPID: control and NLPID as one 16-bit word at 2."""
+    return eq(cfg.load(cfg.add(ctx.layout.linkhdr, 2), 2), 0x0300 | nlpid)
 
 
 def _inside_or_outside(ctx: Context, ll_proto: int, outside: Layout, inside: cfg.Var) -> Pred:

@@ -69,16 +69,13 @@ def proto_abbrev(ctx: Context, proto: str, node: nodes.ProtoAbbrev) -> Pred:
 
 
 def iso_protocol(ctx: Context, nlpid: int) -> Pred:
-    """An OSI network PDU with this NLPID, right after an 802.2 header without SNAP. Cisco
-    HDLC carries OSI under the EtherType look-alike 0xfefe with a fudge byte before the NLPID
-    (libpcap's gen_proto, Q_ISO)."""
-    if ctx.layout.dlt == linktypes.DLT_FRELAY:  # the NLPID right after the Q.922 header
-        return eq(cfg.load(cfg.add(ctx.layout.linkhdr, 2), 2), 0x0300 | nlpid)
-    if ctx.layout.dlt == linktypes.DLT_C_HDLC:
-        first = cfg.load(cfg.add(ctx.network_offset(nosnap=True), 1), 1)
-        osi = link.network_protocol(ctx, link.LLCSAP_ISONS << 8 | link.LLCSAP_ISONS)
-        return all_of(osi, eq(first, nlpid))
-    first = cfg.load(ctx.network_offset(nosnap=True), 1)
+    """An OSI network PDU with this NLPID, right after an 802.2 header without SNAP (libpcap's
+    gen_proto, Q_ISO). Frame Relay tests its own NLPID; Cisco HDLC, whose "OSI" is the
+    EtherType look-alike 0xfefe, has a fudge byte before it."""
+    if ctx.layout.dlt == linktypes.DLT_FRELAY:
+        return link.frame_relay_nlpid(ctx, nlpid)
+    fudge = 1 if ctx.layout.dlt == linktypes.DLT_C_HDLC else 0
+    first = cfg.load(cfg.add(ctx.network_offset(nosnap=True), fudge), 1)
     return all_of(link.network_protocol(ctx, link.LLCSAP_ISONS), eq(first, nlpid))
 
 
