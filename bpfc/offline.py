@@ -697,18 +697,14 @@ def _run_stream(opts: Options, filters: Filters, counts: Counts, stages: Stages,
         if first_line:
             announce(opts.source, first.linktype, first.snaplen)
         sink = _stream_sink(reader, opts)
-        if not filters.accepts_all:
-            # Compiled for the first interface before any packet, as tcpdump does and as the
-            # other paths do: a filter the link type cannot express fails even a file without
-            # packets. (Other interfaces' link types are compiled when met.)
-            try:
-                filters.program(first.linktype, first.snapshot)
-            except BaseException:
-                sink.close()
-                raise
         verdicts = _verdicts(filters, opts.engine, reader)
         size = STREAM_BATCH if opts.engine == "vector" else 1
         try:
+            if not filters.accepts_all:
+                # Compiled for the first interface before any packet, as tcpdump does and as
+                # the other paths do: a filter the link type cannot express fails even a file
+                # without packets. (Other interfaces' link types are compiled when met.)
+                filters.program(first.linktype, first.snapshot)
             for batch in _batches(reader, size):
                 for packet, hit in zip(batch, verdicts(batch), strict=True):
                     counts.read += 1
