@@ -554,7 +554,6 @@ class Scanner:
                  writes: bool = True) -> None:
         if insns is not None:
             isa.check(insns)
-        self.layout = layout
         self._code = _Code(emit(insns, layout, writes))
         self._call = _Scan(self._code.address)
 
@@ -650,12 +649,6 @@ class Walk:
         (it lies outside the file)."""
         flat = self.iovecs[:2 * self.filled()]
         return [(flat[i] - self.address, flat[i + 1]) for i in range(0, len(flat), 2)]
-
-    def made_header(self, i: int) -> tuple[int, int, int, int]:
-        """The ``i``-th header made since ``clear`` (pcapng to pcap): seconds, fraction,
-        caplen, original length."""
-        h = self.heads[4 * i:4 * i + 4]
-        return h[0], h[1], h[2], h[3]
 
     def clear(self) -> None:
         """Empties the iovec array and the made headers (once written)."""
